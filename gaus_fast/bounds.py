@@ -1,0 +1,150 @@
+"""Classic schedules and lower bounds, computed by the C++ core: ASAP/ALAP, list scheduling, bounds.
+
+Everything here works on the acyclic part of the graph (distance-0 edges); loop-carried edges belong to the
+modulo scheduler.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _core
+from .problem import Problem, ProblemError
+
+
+def _intra(problem: Problem):
+    idx = problem.intra_edges()
+    lag = problem.latency[problem.edge_src[idx]] + problem.edge_delay[idx]
+    return problem.edge_src[idx], problem.edge_dst[idx], lag
+
+
+def asap(problem: Problem) -> np.ndarray:
+    """Earliest start of every op, ignoring resources."""
+    src, dst, lag = _intra(problem)
+    return _core.asap(problem.n_ops, src, dst, lag)
+
+
+def alap(problem: Problem, depth: int, span: np.ndarray | None = None) -> np.ndarray:
+    """Latest start of every op so that ``t_i + span_i <= depth`` (default span: max(lat, 1))."""
+    src, dst, lag = _intra(problem)
+    span = problem.span if span is None else span
+    return _core.alap(problem.n_ops, src, dst, lag, span, int(depth))
+
+
+def min_depth(problem: Problem) -> int:
+    """The smallest depth bound any schedule can meet: max(ASAP + max(lat, 1))."""
+    if problem.n_ops == 0:
+        return 0
+    return int((asap(problem) + problem.span).max())
+
+
+def critical_path(problem: Problem) -> int:
+    """The smallest makespan max(t + lat) ignoring resources."""
+    if problem.n_ops == 0:
+        return 0
+    return int((asap(problem) + problem.latency).max())
+
+
+def longest_path_nodes(problem: Problem) -> int:
+    """Nodes on the longest dependence path, counting every edge as at least one step.
+
+    This is the ICML'24 scripts' default number of stages D for objective A (where latencies are 0).
+    """
+    if problem.n_ops == 0:
+        return 0
+    src, dst, lag = _intra(problem)
+    t = _core.asap(problem.n_ops, src, dst, np.maximum(lag, 1))
+    return int((t + problem.span).max())
+
+
+def makespan_lower_bound(problem: Problem) -> int:
+    """max(critical path, per limited resource ``ceil(total hold / limit) + min(lat - hold)``).
+
+    The resource term: all holds of resource r lie in steps ``[0, M - min(lat_i - hold_i))`` of a schedule with
+    makespan M, and at most ``limit`` of them share a step.
+    """
+    lb = critical_path(problem)
+    if not problem.has_limits():
+        return lb
+    use_op, use_len, lat = problem.use_op, problem.use_len, problem.latency
+    for r, res in enumerate(problem.resource_types):
+        mask = problem.use_res == r
+        if res.limit is None or not mask.any():
+            continue
+        hold = use_len[mask].astype(np.int64)
+        slack = int((lat[use_op[mask]] - hold).min())
+        lb = max(lb, math.ceil(hold.sum() / res.limit) + slack)
+    return lb
+
+
+def peak_weight_lower_bound(problem: Problem, depth: int) -> float:
+    """A lower bound on the peak weighted profile within ``depth`` stages: max(max weight, total / depth)."""
+    w = problem.op_weight
+    if len(w) == 0:
+        return 0.0
+    lb = max(float(w.max()), float(w.sum()) / depth)
+    if np.all(w == np.round(w)):
+        lb = float(math.ceil(lb - 1e-9))
+    return lb
+
+
+def list_schedule(
+    problem: Problem,
+    priority: np.ndarray,
+    mode: str = "parallel",
+    weight_cap: float = math.inf,
+) -> np.ndarray:
+    """Resource-constrained list scheduling; lower priority value = scheduled first."""
+    src, dst, lag = _intra(problem)
+    return _core.list_schedule(
+        problem.n_ops,
+        src,
+        dst,
+        lag,
+        np.asarray(priority, dtype=np.float64),
+        problem.use_ptr,
+        problem.use_res,
+        problem.use_len,
+        problem.limits,
+        weight=problem.op_weight,
+        weight_cap=float(weight_cap),
+        mode=mode,
+    )
+
+
+def legalize(problem: Problem, mu: np.ndarray, depth: int | None = None, span: np.ndarray | None = None):
+    """Turn continuous start times into a legal integer schedule near them.
+
+    Returns ``(start, depth_met)``; dependences and resource limits always hold, the depth bound when possible.
+    """
+    src, dst, lag = _intra(problem)
+    return _core.legalize(
+        problem.n_ops,
+        src,
+        dst,
+        lag,
+        np.asarray(mu, dtype=np.float64),
+        problem.span if span is None else span,
+        problem.use_ptr,
+        problem.use_res,
+        problem.use_len,
+        problem.limits,
+        depth=-1 if depth is None else int(depth),
+    )
+
+
+def polish_objective_a(problem: Problem, start: np.ndarray, alpha: float, depth: int, max_passes: int = 20) -> np.ndarray:
+    """Local search on a legal schedule for peak weight + alpha * communication (never makes it worse)."""
+    src, dst, lag = _intra(problem)
+    n = problem.n_ops
+    net_comm = np.bincount(problem.edge_dst, weights=problem.edge_comm, minlength=n) - np.bincount(
+        problem.edge_src, weights=problem.edge_comm, minlength=n
+    )
+    return _core.polish_peak_comm(n, src, dst, lag, start, problem.op_weight, net_comm, float(alpha), problem.span, int(depth), max_passes)
+
+
+def check_depth(problem: Problem, depth: int) -> None:
+    need = min_depth(problem)
+    if depth < need:
+        raise ProblemError(f"depth bound {depth} is below the critical path: at least {need} steps are needed")

@@ -1,0 +1,324 @@
+"""The `gaus-fast` command: solve, verify, info. Argument parsing, progress and reports; no scheduling logic.
+
+Exit codes: 0 done, 1 no legal schedule found (or `verify` found violations), 2 bad input or usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+EXIT_OK, EXIT_NO_SCHEDULE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _parse_limits(items: list[str] | None) -> dict[str, int | None]:
+    from .problem import ProblemError
+
+    out: dict[str, int | None] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ProblemError(f"--limit expects TYPE=N, got {item!r}")
+        if value.lower() in ("inf", "none", "unlimited", "-1"):
+            out[name] = None
+            continue
+        try:
+            out[name] = int(value)
+        except ValueError:
+            raise ProblemError(f"--limit {name}: N must be an integer or 'inf', got {value!r}") from None
+        if out[name] < 1:
+            raise ProblemError(f"--limit {name}: a limit must be >= 1, got {value}")
+    return out
+
+
+def _parse_latencies(items: list[str] | None) -> dict[str, int] | None:
+    from .problem import ProblemError
+
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ProblemError(f"--latency expects TYPE=N with N >= 0, got {item!r}")
+        out[name] = int(value)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .formats import FORMATS
+
+    parser = argparse.ArgumentParser(prog="gaus-fast", description="Differentiable operator scheduling (GauS), verified.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_input(p, optional=False):
+        p.add_argument("input", nargs="?" if optional else None, help="graph file (omit for the embedded FFT example)" if optional else "graph file")
+        p.add_argument("--format", choices=sorted(FORMATS), help="input format (default: detect)")
+        p.add_argument("--limit", action="append", metavar="TYPE=N", help="resource limit (N or inf); repeatable")
+        p.add_argument("--latency", action="append", metavar="TYPE=N", help="DOT only: latency of an operator type; repeatable")
+
+    solve = sub.add_parser("solve", help="schedule a graph and verify the result")
+    add_input(solve, optional=True)
+    solve.add_argument("--objective", choices=["auto", "A", "latency"], default="auto",
+                       help="A: weighted peak + alpha*communication within D stages; latency: makespan under limits; "
+                            "auto: latency when a resource is limited, else A")
+    solve.add_argument("--depth", type=int, help="objective A: number of stages D (default: nodes on the longest path)")
+    solve.add_argument("--alpha", type=float, default=0.01, help="objective A: communication weight (default 0.01)")
+    solve.add_argument("--time-limit", type=float, default=60.0, help="seconds of optimisation (default 60)")
+    solve.add_argument("--max-iters", type=int, default=200_000, help="iteration cap (default 200000)")
+    solve.add_argument("--patience", type=int, default=None,
+                       help="stop after this many iterations without improvement (default 3000 for A, 1000 for latency)")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    solve.add_argument("--backend", default="auto", help="relaxation backend: auto, torch (more with the fused kernels)")
+    solve.add_argument("--out", help="write the schedule: .json (ours) or .txt (heurigym id:start lines)")
+    solve.add_argument("--plot", help="write a Gantt chart and resource profile (PNG)")
+    solve.add_argument("--quiet", action="store_true", help="no progress bar or table; the JSON summary line only")
+
+    verify = sub.add_parser("verify", help="check a schedule against a graph and evaluate it")
+    add_input(verify)
+    verify.add_argument("schedule", help="schedule file (our JSON or heurigym id:start lines)")
+    verify.add_argument("--alpha", type=float, default=0.01)
+    verify.add_argument("--depth", type=int, help="also check this depth bound")
+
+    info = sub.add_parser("info", help="sizes and bounds of a graph")
+    add_input(info)
+    info.add_argument("--depth", type=int, help="D for the objective-A bound (default: nodes on the longest path)")
+    return parser
+
+
+def _load(args):
+    from .formats import read_problem
+    from .generators import fft_example
+
+    options = {}
+    latencies = _parse_latencies(getattr(args, "latency", None))
+    if latencies:
+        options["latencies"] = latencies
+    if args.input is None:
+        problem = fft_example()
+    else:
+        if not os.path.exists(args.input):
+            from .problem import ProblemError
+
+            raise ProblemError(f"{args.input}: no such file")
+        problem = read_problem(args.input, format=args.format, **options)
+    limits = _parse_limits(args.limit)
+    return problem.with_limits(limits) if limits else problem
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _table(title: str, rows: list[tuple[str, str]]):
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "inf"
+        return f"{x:,.2f}" if abs(x - round(x)) > 1e-9 else f"{int(round(x)):,}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+class _Progress:
+    """A progress bar that appears only once a run has lasted a couple of seconds."""
+
+    def __init__(self, enabled: bool, label: str):
+        self.enabled, self.label, self.bar, self.t0 = enabled, label, None, time.perf_counter()
+
+    def __call__(self, fraction: float, best: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.perf_counter() - self.t0 < 2.0:
+                return
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("best {task.fields[best]}"),
+                                TimeElapsedColumn(), console=_console(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=1.0, best="-")
+        self.bar.update(self.task, completed=fraction, best=_fmt(best))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def cmd_solve(args) -> int:
+    from . import verify
+    from .formats import write_schedule
+    from .solver import SolverConfig, solve
+
+    t0 = time.perf_counter()
+    problem = _load(args)
+    objective = args.objective
+    if objective == "auto":
+        objective = "latency" if problem.has_limits() else "A"
+    config = SolverConfig(objective=objective, depth=args.depth, alpha=args.alpha, time_limit=args.time_limit,
+                          max_iters=args.max_iters, patience=args.patience, seed=args.seed, device=args.device,
+                          backend=args.backend)
+    progress = _Progress(not args.quiet and sys.stderr.isatty(), f"{problem.name} [{objective}]")
+    try:
+        result = solve(problem, config, progress)
+    finally:
+        progress.close()
+    violations = verify.check(problem.replace(depth=result.depth) if result.depth else problem, result.schedule)
+    verified = not violations
+    metrics = verify.evaluate(problem, result.schedule, alpha=args.alpha)
+    total = time.perf_counter() - t0
+    value_key = "objective_a" if objective == "A" else "makespan"
+    payload = {
+        "format_version": 1,
+        "instance": problem.name,
+        "start": result.schedule.as_dict(problem),
+        "ii": result.schedule.ii,
+        "objective": {
+            "name": objective,
+            "value": metrics[value_key],
+            "lower_bound": result.lower_bound,
+            "gap": result.gap,
+            "depth": result.depth,
+            "alpha": args.alpha if objective == "A" else None,
+            "baselines": result.baselines,
+            **{k: v for k, v in metrics.items() if k not in ("ii",)},
+        },
+        "verified": verified,
+        "solver": {
+            "method": "gaus",
+            "backend": result.backend,
+            "device": result.device,
+            "seed": args.seed,
+            "iterations": result.iterations,
+            "legalizations": result.legalizations,
+            "restarts": result.restarts,
+            "seconds": result.seconds,
+            "seconds_per_iteration": result.seconds_per_iteration,
+            "wall_seconds": total,
+            "time_limit": args.time_limit,
+        },
+    }
+    if args.out:
+        reserved = ("format_version", "instance", "start", "ii")
+        write_schedule(args.out, problem, result.schedule, extra={k: v for k, v in payload.items() if k not in reserved})
+    if args.plot:
+        from .plot import plot_schedule
+
+        plot_schedule(problem, result.schedule, args.plot, title=f"{problem.name}: {objective} = {_fmt(metrics[value_key])}")
+    if args.quiet:
+        summary = {k: payload[k] for k in ("instance", "verified")}
+        summary.update(objective=objective, value=metrics[value_key], lower_bound=result.lower_bound, seconds=round(total, 3))
+        print(json.dumps(summary))
+    else:
+        base_rows = [(f"baseline: {k}", _fmt(v)) for k, v in result.baselines.items()]
+        rows = [
+            ("instance", problem.name),
+            ("size", f"{problem.n_ops:,} ops, {problem.n_edges:,} edges"),
+            ("objective", objective + (f" (D={result.depth}, alpha={args.alpha:g})" if objective == "A" else "")),
+            ("value", _fmt(metrics[value_key])),
+            *([("  peak weight", _fmt(metrics["peak_weighted"])), ("  communication", _fmt(metrics["communication"]))] if objective == "A" else []),
+            ("lower bound", _fmt(result.lower_bound)),
+            ("gap to bound", f"{100 * result.gap:.1f}%" if math.isfinite(result.gap) else "-"),
+            *base_rows,
+            ("iterations", f"{result.iterations:,} ({1e3 * result.seconds_per_iteration:.2f} ms each), {result.restarts} restarts"),
+            ("time", f"{total:.2f} s ({result.backend} on {result.device})"),
+            ("verified", "yes" if verified else "NO"),
+        ]
+        if args.out:
+            rows.append(("schedule", args.out))
+        if args.plot:
+            rows.append(("plot", args.plot))
+        from rich.console import Console
+
+        Console().print(_table("gaus-fast solve", rows))
+    if not verified:
+        print("gaus-fast: the schedule failed verification:\n  " + "\n  ".join(violations), file=sys.stderr)
+        return EXIT_NO_SCHEDULE
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from . import verify
+    from .formats import read_schedule
+
+    problem = _load(args)
+    if args.depth is not None:
+        problem = problem.replace(depth=args.depth)
+    schedule = read_schedule(args.schedule, problem)
+    violations = verify.check(problem, schedule)
+    metrics = verify.evaluate(problem, schedule, alpha=args.alpha)
+    rows = [("valid", "yes" if not violations else f"NO ({len(violations)} problems)")]
+    rows += [(k, _fmt(v) if not isinstance(v, dict) else ", ".join(f"{a}={_fmt(b)}" for a, b in v.items())) for k, v in metrics.items()]
+    from rich.console import Console
+
+    Console().print(_table(f"gaus-fast verify: {problem.name}", rows))
+    for line in violations:
+        print(line, file=sys.stderr)
+    return EXIT_OK if not violations else EXIT_NO_SCHEDULE
+
+
+def cmd_info(args) -> int:
+    from . import baselines, bounds
+    from .solver import default_depth
+
+    problem = _load(args)
+    depth = args.depth or problem.depth or default_depth(problem)
+    rows = [
+        ("instance", problem.name),
+        ("operations", f"{problem.n_ops:,}"),
+        ("edges", f"{problem.n_edges:,} ({int((problem.edge_distance > 0).sum()):,} loop-carried)"),
+        ("operator types", ", ".join(f"{t.name}(lat {t.latency})" for t in problem.operator_types)),
+        ("resources", ", ".join(f"{r.name}:{'inf' if r.limit is None else r.limit} {r.occupancy}" for r in problem.resource_types) or "none"),
+        ("critical path (makespan)", _fmt(bounds.critical_path(problem))),
+        ("longest path (nodes)", _fmt(bounds.longest_path_nodes(problem))),
+        ("makespan lower bound", _fmt(bounds.makespan_lower_bound(problem))),
+        (f"peak-weight lower bound (D={depth})", _fmt(bounds.peak_weight_lower_bound(problem, depth))),
+    ]
+    if problem.has_limits():
+        plain, best = baselines.list_scheduling_latency(problem)
+        rows.append(("list scheduling makespan", f"{_fmt(plain.value)} (best priority: {_fmt(best.value)})"))
+    from rich.console import Console
+
+    Console().print(_table("gaus-fast info", rows))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .problem import ProblemError
+
+    try:
+        return {"solve": cmd_solve, "verify": cmd_verify, "info": cmd_info}[args.command](args)
+    except ProblemError as err:
+        print(f"gaus-fast: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("gaus-fast: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug of ours: say so in one line unless debugging
+        if os.environ.get("GAUS_FAST_DEBUG"):
+            raise
+        print(f"gaus-fast: internal error: {type(err).__name__}: {err} (set GAUS_FAST_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The Gaussian relaxation: expected violations and expected usage as functions of (mu, sigma).
+
+This module says *what* is computed, in plain differentiable torch (the reference path). The fused kernels in
+`gaus_fast.kernels` compute the same quantities faster and plug in behind the same functions through the
+``backend`` argument; tests compare them against these definitions in float64.
+
+Every start time is ``X_i ~ N(mu_i, sigma_i^2)``, independent across ops.
+
+* Dependence ``u -> v`` with lag ``l``: with ``m = mu_u + l - mu_v`` and ``s = sqrt(sigma_u^2 + sigma_v^2)``,
+  ``E[(X_u + l - X_v)+] = m * Phi(m/s) + s * phi(m/s)``.
+* Occupancy: an op holding a unit for ``h`` steps occupies step ``d`` when its rounded start lies in
+  ``(d - h, d]``, i.e. ``X in [d - h + 0.5, d + 0.5)``; its probability is ``Phi(b) - Phi(a)`` for the
+  standardised ends, computed from the tail that keeps precision (erfc), never as ``0.5 * (1 + erf)``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+SQRT1_2 = 1.0 / math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def normal_cdf(z: torch.Tensor) -> torch.Tensor:
+    """Phi(z) through erfc: accurate in the left tail (no cancellation to 0 before z = -37 in float64)."""
+    return 0.5 * torch.special.erfc(-z * SQRT1_2)
+
+
+def normal_pdf(z: torch.Tensor) -> torch.Tensor:
+    return INV_SQRT_2PI * torch.exp(-0.5 * z * z)
+
+
+def interval_probability(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """P(a <= Z < b) for a standard normal Z and a <= b, precise in both tails.
+
+    Right of zero, ``Q(a) - Q(b)`` with ``Q(z) = Phi(-z)`` subtracts two small numbers instead of two numbers near 1.
+    """
+    right = a > 0
+    lo = torch.where(right, -b, a)
+    hi = torch.where(right, -a, b)
+    return (normal_cdf(hi) - normal_cdf(lo)).clamp_min(0.0)
+
+
+def tail_mass(z: torch.Tensor) -> torch.Tensor:
+    """Phi(-|z|): the mass beyond z on its own side, exact to the last bit in both tails."""
+    return 0.5 * torch.special.erfc(z.abs() * SQRT1_2)
+
+
+def interval_from_tails(za: torch.Tensor, ta: torch.Tensor, zb: torch.Tensor, tb: torch.Tensor) -> torch.Tensor:
+    """P(za <= Z < zb) from the tail masses ``t = Phi(-|z|)`` of both ends (za <= zb), without cancellation."""
+    both_left = zb <= 0
+    both_right = za > 0
+    p = torch.where(both_left, tb - ta, torch.where(both_right, ta - tb, 1.0 - ta - tb))
+    return p.clamp_min(0.0)
+
+
+def expected_excess(m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """E[(Y)+] for Y ~ N(m, s^2): ``m * Phi(m/s) + s * phi(m/s)``, stable for any finite m and s > 0.
+
+    For very negative m/s the two terms cancel; the Mills-ratio form ``s * phi(z) * (1 - z R(z))`` avoids it.
+    """
+    z = m / s
+    direct = m * normal_cdf(z) + s * normal_pdf(z)
+    # Left tail (z < -8): E = s * phi(z) * g(w) with w = -z and g(w) = 1 - w * R(w), R the Mills ratio,
+    # g(w) ~ 1/w^2 - 3/w^4 + 15/w^6 - 105/w^8 + 945/w^10 (relative error < 2e-7 for w >= 8).
+    w = (-z).clamp_min(8.0)
+    inv2 = 1.0 / (w * w)
+    series = 1.0 + inv2 * (-3.0 + inv2 * (15.0 + inv2 * (-105.0 + inv2 * 945.0)))
+    tail = s * normal_pdf(z) * inv2 * series
+    return torch.where(z < -8.0, tail, direct)
+
+
+def dependency_violation(
+    mu: torch.Tensor, sigma: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, lag: torch.Tensor, backend: str = "torch"
+) -> torch.Tensor:
+    """Per-edge expected violation ``E[(X_src + lag - X_dst)+]``."""
+    if backend != "torch":
+        raise NotImplementedError(f"backend {backend!r} is not available for dependency_violation")
+    m = mu[src] + lag - mu[dst]
+    s = torch.sqrt(sigma[src] ** 2 + sigma[dst] ** 2)
+    return expected_excess(m, s)
+
+
+def bound_violation(mu: torch.Tensor, sigma: torch.Tensor, lower: torch.Tensor | float, upper: torch.Tensor | float) -> torch.Tensor:
+    """Per-op expected violation of ``lower <= X_i <= upper``: ``E[(lower - X)+] + E[(X - upper)+]``."""
+    return expected_excess(lower - mu, sigma) + expected_excess(mu - upper, sigma)
+
+
+def occupancy_window(sigma_max: float, hold_max: int, cap: int) -> int:
+    """Half-width of the step window around round(mu): 4 sigma plus the hold, capped (memory is ops x window)."""
+    return int(min(cap, math.ceil(4.0 * sigma_max) + hold_max + 1))
+
+
+def expected_usage(
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    weight: torch.Tensor,
+    hold: torch.Tensor,
+    horizon: int,
+    half_window: int,
+    channel: torch.Tensor | None = None,
+    n_channels: int = 1,
+    ii: int | None = None,
+    backend: str = "torch",
+) -> torch.Tensor:
+    """Expected (weighted) occupancy per (channel, step): ``u[c, d] = sum_{i in c} w_i P(i occupies d)``.
+
+    Each row i is one use of a unit (an op, or an op's use of one resource type) with its own hold; ``channel``
+    (default all 0) says which resource type it counts against. Only steps within ``half_window`` of
+    ``round(mu_i)`` (plus the hold) are evaluated, so memory is rows x window, never rows x horizon. Steps
+    outside [0, horizon) are dropped (the depth term handles them). With ``ii`` the steps fold onto slots
+    ``d mod ii`` (modulo scheduling) and each channel has ii entries. Returns shape (n_channels, horizon or ii).
+    """
+    if backend != "torch":
+        raise NotImplementedError(f"backend {backend!r} is not available for expected_usage")
+    width = horizon if ii is None else ii
+    n = mu.shape[0]
+    if n == 0:
+        return mu.new_zeros(n_channels, width)
+    max_hold = int(hold.max().item())
+    center = torch.round(mu.detach()).to(torch.long)
+    # Boundaries e + 0.5 for e in [center - half - max_hold, center + half + max_hold): each use occupies step d
+    # when its start X lies in [d - h + 0.5, d + 0.5), so P = F(boundary of d) - F(boundary of d - h).
+    lo = -half_window - max_hold
+    edges = center[:, None] + torch.arange(lo, half_window + max_hold, device=mu.device)[None, :]
+    z = (edges + 0.5 - mu[:, None]) / sigma[:, None]
+    tail = tail_mass(z)  # one erfc per boundary, shared by the steps on both sides
+    cols = torch.arange(max_hold, edges.shape[1], device=mu.device)  # step d = edges[:, col]
+    upper = cols[None, :].expand(n, -1)
+    lower = upper - hold[:, None]
+    steps = edges[:, max_hold:]
+    p = interval_from_tails(z.gather(1, lower), tail.gather(1, lower), z[:, max_hold:], tail[:, max_hold:])
+    p = p * weight[:, None]
+    base = 0 if channel is None else (channel * width)[:, None]
+    usage = torch.zeros(n_channels * width, dtype=mu.dtype, device=mu.device)
+    if ii is not None:
+        usage.index_add_(0, (base + torch.remainder(steps, ii)).reshape(-1), p.reshape(-1))
+    else:
+        inside = (steps >= 0) & (steps < horizon)
+        usage.index_add_(0, (base + steps)[inside], p[inside])
+    return usage.view(n_channels, width)

@@ -1,0 +1,436 @@
+"""The GauS solver: Gaussian start times, augmented Lagrangian, Adam, periodic legalisation, keep the best.
+
+Each op i has a start time ``X_i ~ N(mu_i, sigma_i^2)`` with ``sigma_i = floor + softplus(rho_i)``. The loss is
+built from the relaxation terms in `relax.py` (expected dependency violations, expected occupancy); constraints
+go through an augmented Lagrangian whose multipliers grow with the expected violations. Every few iterations the
+C++ legalizer turns mu into a legal integer schedule; the best one is kept, and after a run of legalisations
+without improvement the search restarts from the best schedule with fresh (narrower) sigmas.
+
+Objectives:
+* ``"A"``: weighted peak (ops counted in their start step) + alpha * communication, within D stages;
+* ``"latency"``: the makespan under resource limits; the solver tightens a makespan target M from the best list
+  schedule towards the lower bound, treating each M as a feasibility problem.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import baselines, bounds, relax, score
+from .problem import Problem, ProblemError
+from .schedule import Schedule
+
+OBJECTIVES = ("A", "latency")
+# Each legalisation also tries mu perturbed by these amounts (in steps): a cheap randomised list schedule around
+# the relaxed solution, which helps most on small graphs where one legalisation costs microseconds.
+LEGALIZE_NOISE = (0.0, 0.15, 0.3, 0.5, 0.8)
+
+
+@dataclass
+class SolverConfig:
+    objective: str = "A"
+    depth: int | None = None  # objective A: number of stages D (default: nodes on the longest path)
+    alpha: float = 0.01  # objective A: weight of communication
+    time_limit: float = 60.0  # seconds, wall clock, for the optimisation loop
+    max_iters: int = 200_000
+    patience: int | None = None  # iterations without a better legal schedule before stopping (None: 3000 for
+    # objective A, 1000 for latency, where small graphs find their best within tens of iterations)
+    seed: int = 0
+    lr: float = 0.1  # Adam step, in units of schedule steps
+    sigma_floor: float = 0.25  # keeps ops on the critical path movable
+    sigma_kappa: float = 0.25  # initial sigma = kappa * mobility
+    sigma_max: float = 4.0
+    legalize_every: int = 10
+    restart_after: int = 20  # legalisations without improvement before re-initialising from the best
+    rho: float = 1.0  # augmented-Lagrangian penalty weight
+    dep_tolerance: float = 0.0  # steps of slack granted to dependences in the relaxation (rounding absorbs it)
+    dep_weight: float = 1.0
+    optimizer: str = "adam"  # "adam" or "normalized" (momentum on the max-normalised gradient)
+    temperature: float = 0.02  # objective A: soft-maximum temperature, relative to the lower bound
+    sigma_init_scale: float = 1.0  # objective A: sigma at (re)starts = scale * kappa * mobility
+    window_cap: int = 24  # half-width cap of the occupancy window, in steps
+    device: str = "cpu"
+    backend: str = "auto"
+    dtype: torch.dtype = torch.float64
+    threads: int = 1  # CPU threads for torch during the solve (more gave no speed-up on small CPUs; see notes)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ProblemError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        for name in ("time_limit", "lr", "sigma_floor", "rho"):
+            if not getattr(self, name) > 0:
+                raise ProblemError(f"{name.replace('_', ' ')} must be > 0, got {getattr(self, name)}")
+        if self.patience is None:
+            self.patience = 3000 if self.objective == "A" else 1000
+        if self.max_iters < 0 or self.patience < 1:
+            raise ProblemError("max iterations must be >= 0 and patience >= 1")
+
+
+@dataclass
+class SolveResult:
+    schedule: Schedule
+    objective: str
+    value: float  # objective value of the returned schedule (the solver's score)
+    lower_bound: float
+    baselines: dict[str, float]  # name -> objective value
+    depth: int | None
+    iterations: int = 0
+    legalizations: int = 0
+    restarts: int = 0
+    seconds: float = 0.0
+    backend: str = "torch"
+    device: str = "cpu"
+    history: list[tuple[float, float]] = field(default_factory=list)  # (seconds, best value)
+
+    @property
+    def gap(self) -> float:
+        if self.lower_bound <= 0:
+            return 0.0 if self.value <= 0 else math.inf
+        return self.value / self.lower_bound - 1.0
+
+    @property
+    def seconds_per_iteration(self) -> float:
+        return self.seconds / self.iterations if self.iterations else 0.0
+
+
+ProgressFn = Callable[[float, float], None]  # (fraction done, best value)
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    from .kernels import available_backends
+
+    have = available_backends(device)
+    if backend == "auto":
+        return have[0]
+    if backend not in have:
+        raise ProblemError(f"backend {backend!r} is not available on {device}; available: {', '.join(have)}")
+    return backend
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ProblemError("device 'cuda' requested but no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise ProblemError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    return device
+
+
+def solve(problem: Problem, config: SolverConfig | None = None, progress: ProgressFn | None = None) -> SolveResult:
+    """Schedule ``problem``; the returned schedule always satisfies every dependence and resource limit."""
+    config = config or SolverConfig()
+    config.device = resolve_device(config.device)
+    config.backend = resolve_backend(config.backend, config.device)
+    if np.any(problem.edge_distance):
+        raise ProblemError("loop-carried dependences (distance > 0) need the modulo scheduler, which is not available yet")
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, config.threads))
+    try:
+        if config.objective == "A":
+            return _solve_objective_a(problem, config, progress)
+        return _solve_latency(problem, config, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+# ----------------------------------------------------------------------------------------------- shared machinery
+class _Adam:
+    """Plain Adam on a few tensors (torch.optim.Adam pulls in torch._dynamo: seconds of start-up on CPU)."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8, normalized: bool = False):
+        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
+        self.normalized = normalized
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            if self.normalized:
+                # Momentum on the gradient scaled by its largest entry: the most pressed ops move lr per step,
+                # the others proportionally less (Adam would move every op by lr and overshoot together).
+                g = p.grad / (p.grad.abs().max() + 1e-30)
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                p.add_(m, alpha=-self.lr / c1)
+                continue
+            m.mul_(b1).add_(p.grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            p.addcdiv_(m, v.div(c2).sqrt_().add_(self.eps), value=-self.lr / c1)
+
+
+class _Relaxation:
+    """Parameters (mu, rho) and the Adam state for one problem on one device."""
+
+    def __init__(self, problem: Problem, config: SolverConfig, span_for_bound: np.ndarray):
+        self.config = config
+        dev, dt = config.device, config.dtype
+        self.tensor = lambda a, dtype=dt: torch.as_tensor(np.asarray(a), dtype=dtype, device=dev)
+        intra = problem.intra_edges()
+        self.src = self.tensor(problem.edge_src[intra], torch.long)
+        self.dst = self.tensor(problem.edge_dst[intra], torch.long)
+        self.lag = self.tensor(problem.latency[problem.edge_src[intra]] + problem.edge_delay[intra])
+        self.span = self.tensor(span_for_bound)
+        self.edge_mult = torch.zeros(len(intra), dtype=dt, device=dev)
+        self.mu = torch.zeros(problem.n_ops, dtype=dt, device=dev, requires_grad=True)
+        self.rho_param = torch.zeros(problem.n_ops, dtype=dt, device=dev, requires_grad=True)
+        self.optimizer = None
+
+    def reset(self, mu0: np.ndarray, sigma0: np.ndarray) -> None:
+        floor = self.config.sigma_floor
+        excess = np.maximum(np.asarray(sigma0, dtype=np.float64) - floor, 1e-3)
+        with torch.no_grad():
+            self.mu.copy_(self.tensor(mu0))
+            self.rho_param.copy_(self.tensor(np.log(np.expm1(excess))))  # inverse softplus
+        self.optimizer = _Adam([self.mu, self.rho_param], lr=self.config.lr, normalized=self.config.optimizer == "normalized")
+
+    def sigma(self) -> torch.Tensor:
+        return self.config.sigma_floor + torch.nn.functional.softplus(self.rho_param)
+
+    def dependence_terms(self, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(augmented-Lagrangian loss, per-edge violation) of the dependences."""
+        viol = relax.dependency_violation(self.mu, sigma, self.src, self.dst, self.lag - self.config.dep_tolerance)
+        loss = (self.edge_mult * viol).sum() + 0.5 * self.config.rho * (viol * viol).sum()
+        loss = self.config.dep_weight * loss
+        return loss, viol
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.mu.grad = self.rho_param.grad = None
+        loss.backward()
+        self.optimizer.step()
+
+    def mu_numpy(self, noise: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+        mu = self.mu.detach().cpu().numpy()
+        if noise and rng is not None:
+            mu = mu + rng.normal(0.0, noise, size=mu.shape)
+        return mu
+
+
+def _initial_sigma(config: SolverConfig, early: np.ndarray, late: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    mobility = np.maximum(late - early, 0).astype(np.float64)
+    return np.clip(scale * config.sigma_kappa * mobility, config.sigma_floor * 1.05, config.sigma_max)
+
+
+class _Clock:
+    def __init__(self, config: SolverConfig, progress: ProgressFn | None):
+        self.t0 = time.perf_counter()
+        self.config = config
+        self.progress = progress
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def out_of_time(self) -> bool:
+        return self.elapsed >= self.config.time_limit
+
+    def report(self, it: int, best: float) -> None:
+        if self.progress is not None:
+            frac = max(self.elapsed / self.config.time_limit, it / max(self.config.max_iters, 1))
+            self.progress(min(frac, 1.0), best)
+
+
+# ----------------------------------------------------------------------------------------------- objective A
+def default_depth(problem: Problem) -> int:
+    """Objective A's default D: the number of nodes on the longest path (as the ICML'24 scripts do)."""
+    return max(bounds.longest_path_nodes(problem), 1)
+
+
+def _solve_objective_a(problem: Problem, config: SolverConfig, progress: ProgressFn | None) -> SolveResult:
+    clock = _Clock(config, progress)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    depth = config.depth or problem.depth or default_depth(problem)
+    bounds.check_depth(problem, depth)
+    alpha = config.alpha
+    comm_lb = alpha * float(np.dot(problem.edge_comm, np.maximum(problem.edge_lag(0), 0)))
+    lower = bounds.peak_weight_lower_bound(problem, depth) + comm_lb
+    asap = baselines.asap_objective_a(problem, alpha)
+    listed = baselines.list_scheduling_objective_a(problem, depth, alpha)
+    layered = baselines.layered_objective_a(problem, depth, alpha)
+    base = {"asap": asap.value, "list": listed.value, "layered": layered.value}
+    # Start from the best baseline after the legalizer's local search (it never makes a schedule worse).
+    best_value = math.inf
+    for b in (asap, listed, layered):
+        start = bounds.polish_objective_a(problem, b.start, alpha, depth)
+        value = score.objective_a(problem, start, alpha)
+        if value < best_value:
+            best_start, best_value = start, value
+    result = SolveResult(Schedule(best_start), "A", best_value, lower, base, depth, backend=config.backend, device=config.device)
+    result.history.append((clock.elapsed, best_value))
+    if problem.n_ops == 0 or best_value <= lower + 1e-9 or config.max_iters == 0:
+        result.seconds = clock.elapsed
+        return result
+
+    early, late = bounds.asap(problem), bounds.alap(problem, depth)
+    span = problem.span
+    relax_state = _Relaxation(problem, config, span)
+    relax_state.reset(best_start.astype(np.float64), _initial_sigma(config, early, late, config.sigma_init_scale))
+    weight = relax_state.tensor(problem.op_weight)
+    hold = relax_state.tensor(np.ones(problem.n_ops), torch.long)
+    comm_src = relax_state.tensor(problem.edge_src, torch.long)
+    comm_dst = relax_state.tensor(problem.edge_dst, torch.long)
+    comm_w = relax_state.tensor(problem.edge_comm)
+    upper = relax_state.tensor(depth - span)
+    # Normalise the objective so that one unit of loss is one lower bound; the peak is a soft maximum.
+    obj_scale = max(lower, 1e-9)
+    temperature = config.temperature
+    since_best = 0
+    fails = 0
+    restarts = 0
+    it = 0
+    while it < config.max_iters and not clock.out_of_time() and since_best < config.patience:
+        sigma = relax_state.sigma()
+        half = relax.occupancy_window(float(sigma.detach().max()), 1, config.window_cap)
+        usage = relax.expected_usage(relax_state.mu, sigma, weight, hold, depth, half)[0]
+        peak = temperature * obj_scale * torch.logsumexp(usage / (temperature * obj_scale), 0)
+        comm = (comm_w * (relax_state.mu[comm_dst] - relax_state.mu[comm_src])).sum()
+        dep_loss, viol = relax_state.dependence_terms(sigma)
+        depth_viol = relax.bound_violation(relax_state.mu, sigma, 0.0, upper)
+        loss = (peak + alpha * comm) / obj_scale + dep_loss + config.rho * depth_viol.sum()
+        relax_state.step(loss)
+        it += 1
+        since_best += 1
+        if it % config.legalize_every == 0:
+            with torch.no_grad():
+                relax_state.edge_mult.add_(config.rho * viol.detach()).clamp_(max=1e3)
+            improved = False
+            for noise in LEGALIZE_NOISE[:2]:
+                start, ok = bounds.legalize(problem, relax_state.mu_numpy(noise, rng), depth)
+                result.legalizations += 1
+                if not ok:
+                    continue
+                start = bounds.polish_objective_a(problem, start, alpha, depth)
+                value = score.objective_a(problem, start, alpha)
+                if value < best_value - 1e-9:
+                    best_start, best_value, improved = start, value, True
+            if improved:
+                since_best, fails = 0, 0
+                result.history.append((clock.elapsed, best_value))
+                if best_value <= lower + 1e-9:
+                    break
+            else:
+                fails += 1
+                if fails >= config.restart_after:
+                    restarts += 1
+                    fails = 0
+                    jitter = rng.normal(0.0, 0.25, size=problem.n_ops)
+                    relax_state.reset(best_start + jitter, _initial_sigma(config, early, late, config.sigma_init_scale * 0.5 ** (restarts % 4)))
+            clock.report(it, best_value)
+    result.schedule = Schedule(best_start)
+    result.value = best_value
+    result.iterations, result.restarts, result.seconds = it, restarts, clock.elapsed
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- latency
+def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn | None) -> SolveResult:
+    clock = _Clock(config, progress)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    lower = float(bounds.makespan_lower_bound(problem))
+    plain, best = baselines.list_scheduling_latency(problem)
+    base = {"list": plain.value, "list(best priority)": best.value}
+    best_start, best_value = best.start.copy(), int(best.value)
+    result = SolveResult(Schedule(best_start), "latency", best_value, lower, base, None, backend=config.backend, device=config.device)
+    result.history.append((clock.elapsed, best_value))
+    if problem.n_ops == 0 or best_value <= lower or config.max_iters == 0:
+        result.seconds = clock.elapsed
+        return result
+
+    lat = problem.latency
+    span = lat + 1  # with depth M + 1, ``t + lat + 1 <= M + 1`` is the makespan bound ``t + lat <= M``
+    relax_state = _Relaxation(problem, config, span)
+    # One row per use of a limited resource; its channel is the resource's rank among the limited ones.
+    limited = [r for r, res in enumerate(problem.resource_types) if res.limit is not None]
+    rank = np.full(len(problem.resource_types), -1)
+    rank[limited] = np.arange(len(limited))
+    on_limited = rank[problem.use_res] >= 0
+    use_op = relax_state.tensor(problem.use_op[on_limited], torch.long)
+    use_hold = relax_state.tensor(problem.use_len[on_limited], torch.long)
+    use_channel = relax_state.tensor(rank[problem.use_res[on_limited]], torch.long)
+    use_weight = torch.ones(len(use_op), dtype=config.dtype, device=config.device)
+    limit = relax_state.tensor([problem.resource_types[r].limit for r in limited])[:, None]
+    max_hold = int(problem.use_len[on_limited].max()) if on_limited.any() else 1
+    it = 0
+    restarts = 0
+    since_best = 0
+    target = best_value - 1
+
+    def start_target(m: int) -> tuple:
+        # Compress the best schedule into the target horizon and widen sigma by the mobility there.
+        early, late = bounds.asap(problem), bounds.alap(problem, m + 1, span=span)
+        mu0 = best_start * (m / max(best_value, 1))
+        relax_state.reset(mu0, _initial_sigma(config, early, late))
+        mults = torch.zeros(len(limited), m + 1, dtype=config.dtype, device=config.device)
+        return early, late, mults
+
+    early, late, res_mult = start_target(target)
+    upper = relax_state.tensor(target - lat)
+    fails = 0
+    while it < config.max_iters and not clock.out_of_time() and since_best < config.patience:
+        sigma = relax_state.sigma()
+        dep_loss, viol = relax_state.dependence_terms(sigma)
+        loss = dep_loss + config.rho * relax.bound_violation(relax_state.mu, sigma, 0.0, upper).sum()
+        if len(use_op):
+            half = relax.occupancy_window(float(sigma.detach().max()), max_hold, config.window_cap)
+            usage = relax.expected_usage(relax_state.mu[use_op], sigma[use_op], use_weight, use_hold, target + 1, half,
+                                         channel=use_channel, n_channels=len(limited))
+            excess = torch.relu(usage - limit)
+            loss = loss + (res_mult * excess).sum() + 0.5 * config.rho * (excess * excess).sum()
+        # A gentle pull towards early starts keeps the schedule compact.
+        loss = loss + 1e-3 * relax_state.mu.sum() / max(problem.n_ops, 1)
+        relax_state.step(loss)
+        it += 1
+        since_best += 1
+        if it % config.legalize_every == 0:
+            with torch.no_grad():
+                relax_state.edge_mult.add_(config.rho * viol.detach()).clamp_(max=1e3)
+                if len(use_op):
+                    res_mult.add_(config.rho * excess.detach()).clamp_(max=1e3)
+            found = None
+            for noise in LEGALIZE_NOISE:
+                mu = relax_state.mu_numpy(noise, rng)
+                # Two ways to round: stay near mu, or use mu as the priority list of a serial (earliest-start)
+                # list schedule, which is the dominant rule for makespan.
+                candidates = (
+                    bounds.legalize(problem, mu, target + 1, span=span)[0],
+                    bounds.list_schedule(problem, mu, mode="serial"),
+                )
+                for start in candidates:
+                    result.legalizations += 1
+                    value = score.makespan(problem, start)
+                    if value < best_value:
+                        best_start, best_value, found = start, value, True
+            if found:
+                since_best, fails = 0, 0
+                result.history.append((clock.elapsed, float(best_value)))
+                if best_value <= lower:
+                    break
+                target = best_value - 1
+                early, late, res_mult = start_target(target)
+                upper = relax_state.tensor(target - lat)
+            else:
+                fails += 1
+                if fails >= config.restart_after:
+                    restarts += 1
+                    fails = 0
+                    relax_state.reset(
+                        relax_state.mu_numpy(0.5 + 0.25 * (restarts % 4), rng),
+                        _initial_sigma(config, early, late, 0.5 ** (restarts % 3)),
+                    )
+            clock.report(it, float(best_value))
+    result.schedule = Schedule(best_start)
+    result.value = float(best_value)
+    result.iterations, result.restarts, result.seconds = it, restarts, clock.elapsed
+    return result
