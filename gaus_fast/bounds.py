@@ -59,23 +59,35 @@ def longest_path_nodes(problem: Problem) -> int:
 
 
 def makespan_lower_bound(problem: Problem) -> int:
-    """max(critical path, per limited resource ``ceil(total hold / limit) + min(lat - hold)``).
+    """max(critical path, per limited resource the head-body-tail bound).
 
-    The resource term: all holds of resource r lie in steps ``[0, M - min(lat_i - hold_i))`` of a schedule with
-    makespan M, and at most ``limit`` of them share a step.
+    For a resource r with limit L and any set S of its uses, every schedule with makespan M holds all of S
+    within ``[min head, M - min tail)`` (head = earliest start, tail = the longest path from the end of the hold
+    to the end of the schedule), at most L at a time: ``M >= min head + ceil(sum hold / L) + min tail``. The sets
+    tried are the uses with head >= h (for each h) and those with tail >= q (for each q): O(uses log uses).
     """
     lb = critical_path(problem)
     if not problem.has_limits():
         return lb
-    use_op, use_len, lat = problem.use_op, problem.use_len, problem.latency
+    head = asap(problem)
+    from_start = lb - alap(problem, lb, span=problem.latency)  # longest path from an op's start to the end
+    use_op, use_len = problem.use_op, problem.use_len
     for r, res in enumerate(problem.resource_types):
         mask = problem.use_res == r
         if res.limit is None or not mask.any():
             continue
-        hold = use_len[mask].astype(np.int64)
-        slack = int((lat[use_op[mask]] - hold).min())
-        lb = max(lb, math.ceil(hold.sum() / res.limit) + slack)
-    return lb
+        ops, hold = use_op[mask], use_len[mask].astype(np.int64)
+        h, q = head[ops], from_start[ops] - hold
+        lb = max(lb, _head_body_tail(h, q, hold, res.limit), _head_body_tail(q, h, hold, res.limit))
+    return int(lb)
+
+
+def _head_body_tail(key: np.ndarray, other: np.ndarray, hold: np.ndarray, limit: int) -> int:
+    """max over thresholds k of ``k + ceil(sum hold[key >= k] / limit) + min other[key >= k]``."""
+    order = np.argsort(-key, kind="stable")  # descending key: suffixes are the sets key >= k
+    body = np.cumsum(hold[order])
+    rest = np.minimum.accumulate(other[order])
+    return int((key[order] + -(-body // limit) + rest).max())
 
 
 def peak_weight_lower_bound(problem: Problem, depth: int) -> float:

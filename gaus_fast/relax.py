@@ -71,15 +71,34 @@ def expected_excess(m: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return torch.where(z < -8.0, tail, direct)
 
 
-def dependency_violation(
-    mu: torch.Tensor, sigma: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, lag: torch.Tensor, backend: str = "torch"
-) -> torch.Tensor:
+def dependency_violation(mu: torch.Tensor, sigma: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, lag: torch.Tensor) -> torch.Tensor:
     """Per-edge expected violation ``E[(X_src + lag - X_dst)+]``."""
-    if backend != "torch":
-        raise NotImplementedError(f"backend {backend!r} is not available for dependency_violation")
     m = mu[src] + lag - mu[dst]
     s = torch.sqrt(sigma[src] ** 2 + sigma[dst] ** 2)
     return expected_excess(m, s)
+
+
+def dependency_loss(
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    lag: torch.Tensor,
+    multiplier: torch.Tensor,
+    rho: float,
+    comm_weight: torch.Tensor | None = None,
+    alpha: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The augmented-Lagrangian dependence loss and the per-edge violations (the reference the kernels match).
+
+    ``loss = sum_e mult_e v_e + rho/2 v_e^2 + alpha sum_e w_e (mu_dst - mu_src)`` with ``v_e`` the expected
+    violation of edge e; ``lag`` already holds ``lat_src + delay - distance * II``.
+    """
+    viol = dependency_violation(mu, sigma, src, dst, lag)
+    loss = (multiplier * viol).sum() + 0.5 * rho * (viol * viol).sum()
+    if comm_weight is not None and alpha != 0.0:
+        loss = loss + alpha * (comm_weight * (mu[dst] - mu[src])).sum()
+    return loss, viol
 
 
 def bound_violation(mu: torch.Tensor, sigma: torch.Tensor, lower: torch.Tensor | float, upper: torch.Tensor | float) -> torch.Tensor:
@@ -102,7 +121,6 @@ def expected_usage(
     channel: torch.Tensor | None = None,
     n_channels: int = 1,
     ii: int | None = None,
-    backend: str = "torch",
 ) -> torch.Tensor:
     """Expected (weighted) occupancy per (channel, step): ``u[c, d] = sum_{i in c} w_i P(i occupies d)``.
 
@@ -112,8 +130,6 @@ def expected_usage(
     outside [0, horizon) are dropped (the depth term handles them). With ``ii`` the steps fold onto slots
     ``d mod ii`` (modulo scheduling) and each channel has ii entries. Returns shape (n_channels, horizon or ii).
     """
-    if backend != "torch":
-        raise NotImplementedError(f"backend {backend!r} is not available for expected_usage")
     width = horizon if ii is None else ii
     n = mu.shape[0]
     if n == 0:

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import baselines, bounds, relax, score
+from . import baselines, bounds, kernels, relax, score
 from .problem import Problem, ProblemError
 from .schedule import Schedule
 
@@ -49,7 +49,6 @@ class SolverConfig:
     restart_after: int = 20  # legalisations without improvement before re-initialising from the best
     rho: float = 1.0  # augmented-Lagrangian penalty weight
     dep_tolerance: float = 0.0  # steps of slack granted to dependences in the relaxation (rounding absorbs it)
-    dep_weight: float = 1.0
     optimizer: str = "adam"  # "adam" or "normalized" (momentum on the max-normalised gradient)
     temperature: float = 0.02  # objective A: soft-maximum temperature, relative to the lower bound
     sigma_init_scale: float = 1.0  # objective A: sigma at (re)starts = scale * kappa * mobility
@@ -102,14 +101,10 @@ ProgressFn = Callable[[float, float], None]  # (fraction done, best value)
 
 
 def resolve_backend(backend: str, device: str) -> str:
-    from .kernels import available_backends
-
-    have = available_backends(device)
-    if backend == "auto":
-        return have[0]
-    if backend not in have:
-        raise ProblemError(f"backend {backend!r} is not available on {device}; available: {', '.join(have)}")
-    return backend
+    try:
+        return kernels.resolve_backend(backend, device)
+    except ValueError as err:
+        raise ProblemError(str(err)) from None
 
 
 def resolve_device(device: str) -> str:
@@ -179,7 +174,7 @@ class _Relaxation:
         intra = problem.intra_edges()
         self.src = self.tensor(problem.edge_src[intra], torch.long)
         self.dst = self.tensor(problem.edge_dst[intra], torch.long)
-        self.lag = self.tensor(problem.latency[problem.edge_src[intra]] + problem.edge_delay[intra])
+        self.lag = self.tensor(problem.latency[problem.edge_src[intra]] + problem.edge_delay[intra] - config.dep_tolerance)
         self.span = self.tensor(span_for_bound)
         self.edge_mult = torch.zeros(len(intra), dtype=dt, device=dev)
         self.mu = torch.zeros(problem.n_ops, dtype=dt, device=dev, requires_grad=True)
@@ -197,12 +192,17 @@ class _Relaxation:
     def sigma(self) -> torch.Tensor:
         return self.config.sigma_floor + torch.nn.functional.softplus(self.rho_param)
 
-    def dependence_terms(self, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(augmented-Lagrangian loss, per-edge violation) of the dependences."""
-        viol = relax.dependency_violation(self.mu, sigma, self.src, self.dst, self.lag - self.config.dep_tolerance)
-        loss = (self.edge_mult * viol).sum() + 0.5 * self.config.rho * (viol * viol).sum()
-        loss = self.config.dep_weight * loss
-        return loss, viol
+    def dependence_loss(self, sigma: torch.Tensor, update_multipliers: bool, comm_weight=None, alpha: float = 0.0) -> torch.Tensor:
+        """Augmented-Lagrangian loss of the dependences (plus alpha * communication over the same edges); with
+        ``update_multipliers`` the kernel also raises each edge's multiplier by rho * its violation, in the same pass."""
+        return kernels.dependency_loss(
+            self.mu, sigma, self.src, self.dst, self.lag, self.edge_mult, self.config.rho,
+            comm_weight=comm_weight, alpha=alpha, multiplier_step=self.config.rho if update_multipliers else 0.0,
+            backend=self.config.backend,
+        )
+
+    def usage(self, mu, sigma, weight, hold, horizon, half, channel=None, n_channels=1) -> torch.Tensor:
+        return kernels.expected_usage(mu, sigma, weight, hold, horizon, half, channel, n_channels, backend=self.config.backend)
 
     def step(self, loss: torch.Tensor) -> None:
         self.mu.grad = self.rho_param.grad = None
@@ -278,9 +278,7 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
     relax_state.reset(best_start.astype(np.float64), _initial_sigma(config, early, late, config.sigma_init_scale))
     weight = relax_state.tensor(problem.op_weight)
     hold = relax_state.tensor(np.ones(problem.n_ops), torch.long)
-    comm_src = relax_state.tensor(problem.edge_src, torch.long)
-    comm_dst = relax_state.tensor(problem.edge_dst, torch.long)
-    comm_w = relax_state.tensor(problem.edge_comm)
+    comm_w = relax_state.tensor(problem.edge_comm[problem.intra_edges()])
     upper = relax_state.tensor(depth - span)
     # Normalise the objective so that one unit of loss is one lower bound; the peak is a soft maximum.
     obj_scale = max(lower, 1e-9)
@@ -292,18 +290,17 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
     while it < config.max_iters and not clock.out_of_time() and since_best < config.patience:
         sigma = relax_state.sigma()
         half = relax.occupancy_window(float(sigma.detach().max()), 1, config.window_cap)
-        usage = relax.expected_usage(relax_state.mu, sigma, weight, hold, depth, half)[0]
+        usage = relax_state.usage(relax_state.mu, sigma, weight, hold, depth, half)[0]
         peak = temperature * obj_scale * torch.logsumexp(usage / (temperature * obj_scale), 0)
-        comm = (comm_w * (relax_state.mu[comm_dst] - relax_state.mu[comm_src])).sum()
-        dep_loss, viol = relax_state.dependence_terms(sigma)
+        legalize_now = (it + 1) % config.legalize_every == 0
+        # Communication rides along in the dependence kernel (objective A has only intra-iteration edges).
+        dep_loss = relax_state.dependence_loss(sigma, legalize_now, comm_w, alpha / obj_scale)
         depth_viol = relax.bound_violation(relax_state.mu, sigma, 0.0, upper)
-        loss = (peak + alpha * comm) / obj_scale + dep_loss + config.rho * depth_viol.sum()
+        loss = peak / obj_scale + dep_loss + config.rho * depth_viol.sum()
         relax_state.step(loss)
         it += 1
         since_best += 1
-        if it % config.legalize_every == 0:
-            with torch.no_grad():
-                relax_state.edge_mult.add_(config.rho * viol.detach()).clamp_(max=1e3)
+        if legalize_now:
             improved = False
             for noise in LEGALIZE_NOISE[:2]:
                 start, ok = bounds.legalize(problem, relax_state.mu_numpy(noise, rng), depth)
@@ -380,12 +377,13 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
     fails = 0
     while it < config.max_iters and not clock.out_of_time() and since_best < config.patience:
         sigma = relax_state.sigma()
-        dep_loss, viol = relax_state.dependence_terms(sigma)
+        legalize_now = (it + 1) % config.legalize_every == 0
+        dep_loss = relax_state.dependence_loss(sigma, legalize_now)
         loss = dep_loss + config.rho * relax.bound_violation(relax_state.mu, sigma, 0.0, upper).sum()
         if len(use_op):
             half = relax.occupancy_window(float(sigma.detach().max()), max_hold, config.window_cap)
-            usage = relax.expected_usage(relax_state.mu[use_op], sigma[use_op], use_weight, use_hold, target + 1, half,
-                                         channel=use_channel, n_channels=len(limited))
+            usage = relax_state.usage(relax_state.mu[use_op], sigma[use_op], use_weight, use_hold, target + 1, half,
+                                      use_channel, len(limited))
             excess = torch.relu(usage - limit)
             loss = loss + (res_mult * excess).sum() + 0.5 * config.rho * (excess * excess).sum()
         # A gentle pull towards early starts keeps the schedule compact.
@@ -393,9 +391,8 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
         relax_state.step(loss)
         it += 1
         since_best += 1
-        if it % config.legalize_every == 0:
+        if legalize_now:
             with torch.no_grad():
-                relax_state.edge_mult.add_(config.rho * viol.detach()).clamp_(max=1e3)
                 if len(use_op):
                     res_mult.add_(config.rho * excess.detach()).clamp_(max=1e3)
             found = None
