@@ -33,7 +33,7 @@ def latency_priorities(problem: Problem) -> dict[str, np.ndarray]:
     return {
         "critical-path": late.astype(np.float64),
         "mobility": (late - early).astype(np.float64) + early / (horizon + 1.0),
-        "critical-path+fanout": late - fanout / (fanout.max() + 1.0),
+        "critical-path+fanout": late - fanout / (fanout.max(initial=0.0) + 1.0),  # initial: empty problems
     }
 
 

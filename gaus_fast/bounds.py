@@ -70,7 +70,9 @@ def makespan_lower_bound(problem: Problem) -> int:
     if not problem.has_limits():
         return lb
     head = asap(problem)
-    from_start = lb - alap(problem, lb, span=problem.latency)  # longest path from an op's start to the end
+    # longest path from an op's start to the end; as t + (lat + 1) <= lb + 1, since the core needs spans >= 1
+    # (span = latency failed on latency-0 ops)
+    from_start = lb - alap(problem, lb + 1, span=problem.latency + 1)
     use_op, use_len = problem.use_op, problem.use_len
     for r, res in enumerate(problem.resource_types):
         mask = problem.use_res == r

@@ -105,9 +105,34 @@ def _load(args):
             from .problem import ProblemError
 
             raise ProblemError(f"{args.input}: no such file")
+        limits = _parse_limits(args.limit)
+        if limits and _is_dot(args):
+            # DOT files carry no resource types: limits are a reader option (one blocking unit per named type).
+            problem = read_problem(args.input, format=args.format, limits=limits, **options)
+            known = {r.name.upper() for r in problem.resource_types}
+            unknown = sorted(k for k in limits if k.upper() not in known)
+            if unknown:  # the DOT reader ignores them; say so instead, as for every other format
+                from .problem import ProblemError
+
+                names = ", ".join(sorted(r.name for r in problem.resource_types)) or "none"
+                raise ProblemError(f"unknown resource type {unknown[0]!r} in limits; known: {names}")
+            return problem
         problem = read_problem(args.input, format=args.format, **options)
     limits = _parse_limits(args.limit)
     return problem.with_limits(limits) if limits else problem
+
+
+def _is_dot(args) -> bool:
+    from .formats import detect_format
+
+    if args.format is not None:
+        return args.format == "dot"
+    suffix = os.path.splitext(args.input)[1].lower()
+    if suffix in (".dot", ".gv"):
+        return True
+    if suffix in (".json", ".gml", ".aig", ".aag"):
+        return False
+    return detect_format(args.input) == "dot"
 
 
 def _console():
@@ -130,6 +155,8 @@ def _table(title: str, rows: list[tuple[str, str]]):
 def _fmt(x) -> str:
     if x is None:
         return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
     if isinstance(x, float):
         if math.isinf(x):
             return "inf"
@@ -162,12 +189,28 @@ class _Progress:
             self.bar.stop()
 
 
+def _check_numbers(args) -> None:
+    """Reject option values the solver would misuse: a depth below 1 (0 silently meant "default"), a negative or
+    non-finite alpha (a negative one makes the reported lower bound invalid), a negative seed (numpy refuses it)."""
+    from .problem import ProblemError
+
+    if getattr(args, "depth", None) is not None and args.depth < 1:
+        raise ProblemError(f"--depth must be >= 1, got {args.depth}")
+    alpha = getattr(args, "alpha", None)
+    if alpha is not None and not (math.isfinite(alpha) and alpha >= 0):
+        raise ProblemError(f"--alpha must be a finite number >= 0, got {alpha}")
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        raise ProblemError(f"--seed must be >= 0, got {args.seed}")
+
+
 def cmd_solve(args) -> int:
     from . import verify
     from .formats import write_schedule
+    from .problem import ProblemError
     from .solver import SolverConfig, solve
 
     t0 = time.perf_counter()
+    _check_numbers(args)
     problem = _load(args)
     objective = args.objective
     if objective == "auto":
@@ -221,7 +264,10 @@ def cmd_solve(args) -> int:
     if args.plot:
         from .plot import plot_schedule
 
-        plot_schedule(problem, result.schedule, args.plot, title=f"{problem.name}: {objective} = {_fmt(metrics[value_key])}")
+        try:
+            plot_schedule(problem, result.schedule, args.plot, title=f"{problem.name}: {objective} = {_fmt(metrics[value_key])}")
+        except (OSError, ValueError) as err:  # unwritable path, or an extension matplotlib cannot write
+            raise ProblemError(f"{args.plot}: cannot write the plot ({' '.join(str(getattr(err, 'strerror', None) or err).split())})") from None
     if args.quiet:
         summary = {k: payload[k] for k in ("instance", "verified")}
         summary.update(objective=objective, value=metrics[value_key], lower_bound=result.lower_bound, seconds=round(total, 3))
@@ -258,12 +304,34 @@ def cmd_verify(args) -> int:
     from . import verify
     from .formats import read_schedule
 
+    _check_numbers(args)
     problem = _load(args)
     if args.depth is not None:
         problem = problem.replace(depth=args.depth)
-    schedule = read_schedule(args.schedule, problem)
+    # An unreadable schedule file (missing, not text, not JSON) is bad input (exit 2); one that reads but does not
+    # fit the problem (missing or unknown ops, non-integer starts) is an invalid schedule, like a violation (exit 1).
+    from .formats._io import decode, load_bytes, load_json
+    from .problem import ProblemError
+
+    data, src = load_bytes(args.schedule)
+    text = decode(data, src)
+    if text.lstrip().startswith("{"):
+        load_json(text, src)
+    try:
+        schedule = read_schedule(args.schedule, problem)
+    except ProblemError as err:
+        print(f"gaus-fast: invalid schedule: {err}", file=sys.stderr)
+        return EXIT_NO_SCHEDULE
+    except OverflowError:  # a start beyond int64 (the readers let numpy raise it)
+        print(f"gaus-fast: invalid schedule: {args.schedule}: a start time is out of range", file=sys.stderr)
+        return EXIT_NO_SCHEDULE
     violations = verify.check(problem, schedule)
-    metrics = verify.evaluate(problem, schedule, alpha=args.alpha)
+    try:
+        metrics = verify.evaluate(problem, schedule, alpha=args.alpha)
+    except ProblemError:  # starts it cannot evaluate (out of range); check() has said why
+        if not violations:
+            raise
+        metrics = {}
     rows = [("valid", "yes" if not violations else f"NO ({len(violations)} problems)")]
     rows += [(k, _fmt(v) if not isinstance(v, dict) else ", ".join(f"{a}={_fmt(b)}" for a, b in v.items())) for k, v in metrics.items()]
     from rich.console import Console
@@ -278,6 +346,7 @@ def cmd_info(args) -> int:
     from . import baselines, bounds
     from .solver import default_depth
 
+    _check_numbers(args)
     problem = _load(args)
     depth = args.depth or problem.depth or default_depth(problem)
     rows = [

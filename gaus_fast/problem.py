@@ -23,6 +23,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 OCCUPANCY_RULES = ("pipelined", "blocking")
+# Largest latency, delay, distance, blocking time, unit limit, depth or II accepted: keeps every sum of steps far
+# inside int64 (larger values used to escape as OverflowError from numpy instead of a ProblemError).
+MAX_STEPS = 2**31 - 1
 
 
 class ProblemError(ValueError):
@@ -33,6 +36,11 @@ class ProblemError(ValueError):
 class OperatorType:
     name: str
     latency: int
+    # Operator chaining (CIRCT ChainingProblem): physical delay from the op's start to where it needs its inputs
+    # (incoming) and from its last step's start until its result is ready (outgoing), in the units of
+    # ``Problem.cycle_time``; None = not given.
+    incoming_delay: float | None = None
+    outgoing_delay: float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,11 @@ class Problem:
     depth: int | None = None
     ii: int | None = None
     name: str = "problem"
+    # Optional, informational: the source's problem class (e.g. CIRCT SSP "ModuloProblem"), the id of the op
+    # whose start time is the objective (CIRCT's "last op"), and the physical time per step for chaining.
+    problem_class: str | None = None
+    last_op: str | None = None
+    cycle_time: float | None = None
 
     def __post_init__(self) -> None:
         n = len(self.op_ids)
@@ -183,6 +196,12 @@ class Problem:
                 raise ProblemError(f"operator type {t.name!r}: latency must be an integer, got {t.latency!r}")
             if t.latency < 0:
                 raise ProblemError(f"operator type {t.name!r}: negative latency {t.latency}")
+            if t.latency > MAX_STEPS:
+                raise ProblemError(f"operator type {t.name!r}: latency {t.latency} is too large (at most {MAX_STEPS})")
+            for what, d in (("incoming", t.incoming_delay), ("outgoing", t.outgoing_delay)):
+                if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating))
+                                      or not np.isfinite(d) or d < 0):
+                    raise ProblemError(f"operator type {t.name!r}: {what} delay must be a finite number >= 0, got {d!r}")
         if len(self.op_type) != n:
             raise ProblemError(f"{n} operations but {len(self.op_type)} operator types")
         if n and (self.op_type.min() < 0 or self.op_type.max() >= len(self.operator_types)):
@@ -194,6 +213,9 @@ class Problem:
                 raise ProblemError(f"resource {r.name!r}: limit must be an integer >= 1 (or unlimited), got {r.limit!r}")
             if r.blocking_time is not None and (not isinstance(r.blocking_time, (int, np.integer)) or r.blocking_time < 1):
                 raise ProblemError(f"resource {r.name!r}: blocking time must be an integer >= 1, got {r.blocking_time!r}")
+            for what, v in (("limit", r.limit), ("blocking time", r.blocking_time)):
+                if v is not None and v > MAX_STEPS:
+                    raise ProblemError(f"resource {r.name!r}: {what} {v} is too large (at most {MAX_STEPS})")
         if len(set(r.name for r in self.resource_types)) != len(self.resource_types):
             raise ProblemError("duplicate resource type name")
         if len(self.use_ptr) != n + 1 or self.use_ptr[0] != 0 or np.any(np.diff(self.use_ptr) < 0) or self.use_ptr[-1] != len(self.use_res):
@@ -215,12 +237,27 @@ class Problem:
                 raise ProblemError("negative edge delay")
             if self.edge_distance.min() < 0:
                 raise ProblemError("negative iteration distance")
+            if max(self.edge_delay.max(), self.edge_distance.max()) > MAX_STEPS:
+                raise ProblemError(f"edge delays and distances must be at most {MAX_STEPS}")
             if not np.all(np.isfinite(self.edge_comm)) or self.edge_comm.min() < 0:
                 raise ProblemError("communication weights must be finite and >= 0")
-        if self.depth is not None and (int(self.depth) != self.depth or self.depth < 1):
-            raise ProblemError(f"depth bound must be an integer >= 1, got {self.depth!r}")
-        if self.ii is not None and (int(self.ii) != self.ii or self.ii < 1):
-            raise ProblemError(f"II must be an integer >= 1, got {self.ii!r}")
+        for what, v in (("depth bound", self.depth), ("II", self.ii)):
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) or int(v) != v or v < 1:
+                raise ProblemError(f"{what} must be an integer >= 1, got {v!r}")
+            if v > MAX_STEPS:
+                raise ProblemError(f"{what} {v} is too large (at most {MAX_STEPS})")
+        if self.problem_class is not None and not isinstance(self.problem_class, str):
+            raise ProblemError(f"problem class must be a string, got {self.problem_class!r}")
+        if self.last_op is not None and str(self.last_op) not in set(self.op_ids):
+            raise ProblemError(f"last op {self.last_op!r} is not an operation id")
+        if self.cycle_time is not None and (
+            isinstance(self.cycle_time, bool) or not isinstance(self.cycle_time, (int, float, np.integer, np.floating))
+            or not np.isfinite(self.cycle_time) or self.cycle_time <= 0
+        ):
+            raise ProblemError(f"cycle time must be a finite number > 0, got {self.cycle_time!r}")
         self.check_acyclic()
 
     def check_acyclic(self) -> None:
@@ -309,11 +346,12 @@ class Problem:
             resource_types=list(resource_types),
             use_ptr=np.array(use_ptr, dtype=np.int64),
             use_res=np.array(use_res, dtype=np.int32),
-            op_weight=np.array(weights, dtype=np.float64),
-            op_bits=np.array(bits, dtype=np.int64),
-            edge_delay=np.array(delay, dtype=np.int64),
-            edge_distance=np.array(dist, dtype=np.int64),
-            edge_comm=np.array(comm, dtype=np.float64),
+            # Plain lists: __post_init__ converts and checks them (np.array(..., dtype=int64) would truncate 0.5 to 0).
+            op_weight=weights,
+            op_bits=bits,
+            edge_delay=delay,
+            edge_distance=dist,
+            edge_comm=comm,
             depth=depth,
             ii=ii,
             name=name,

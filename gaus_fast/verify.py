@@ -175,6 +175,12 @@ def _starts(problem: Problem, schedule: Schedule, rep: Report) -> np.ndarray | N
         rep.add(f"schedule has {raw.size} start steps (shape {raw.shape}) but the problem has {problem.n_ops} operations")
         return None
     if raw.dtype.kind in "iu":
+        # the same range as for float starts: beyond 2**62, t + lat and the profiles would overflow int64
+        big = np.flatnonzero(raw > 2**62) if raw.dtype.kind == "u" else np.flatnonzero((raw > 2**62) | (raw < -(2**62)))
+        if len(big):
+            rep.counts["start"] += 1
+            rep.add(f"{len(big)} start steps are not (in-range) integers, e.g. t({problem.op_ids[big[0]]})={raw[big[0]]}")
+            return None
         return raw.astype(np.int64)
     if raw.dtype.kind == "b":
         rep.counts["start"] += 1

@@ -1,0 +1,217 @@
+"""Fused CPU kernel of the dependence loss (numba): value and gradient in one pass over the edges.
+
+Layout as in Liger-Kernel: `dependency_forward_kernel` computes, per edge ``e = (u, v)``,
+
+    m = mu_u + lag_e - mu_v,   s = sqrt(sigma_u^2 + sigma_v^2),   v_e = E[(N(m, s^2))+]
+    L += mult_e v_e + rho/2 v_e^2  (+ alpha w_e (mu_v - mu_u))
+    dL/dv = mult_e + rho v_e,  dv/dm = Phi(m/s),  dv/ds = phi(m/s),  ds/dsigma_u = sigma_u / s
+
+and scatters the gradient into per-node buffers; the autograd backward only scales the saved per-node gradients
+(O(nodes); no per-edge tensor is kept) by the incoming gradient. With ``multiplier_step > 0`` each multiplier is
+raised in place, in the same pass, after its old value entered the loss: ``mult_e <- min(mult_e + step v_e, cap)``.
+The Gaussian terms come from `_numba_math` (one ``exp`` per edge serves both phi and Phi; tails as the reference).
+
+Parallelism and determinism: the edges are cut into ``n_chunks`` static contiguous chunks run under
+``numba.prange``; chunk c scatters into its own gradient row (``n_chunks x n_nodes`` float64 scratch), then the rows
+and the per-chunk partial losses are summed in chunk order. The result therefore depends only on ``n_chunks``, never
+on thread scheduling: runs are bit-identical for a fixed thread count (``n_chunks`` = ``numba.get_num_threads()``,
+fewer for small graphs, see `n_chunks_for`). ``deterministic=True`` fixes ``n_chunks`` to `DETERMINISTIC_CHUNKS`
+whatever the thread count, so results are also bit-identical across thread counts (for a given edge count).
+
+Dtypes: float32 or float64 tensors (float16/bfloat16 are upcast to float32). Tensors are read in place (zero-copy
+``.numpy()`` views when contiguous); the per-edge arithmetic runs in float64 registers for both (a scalar CPU loop
+pays nothing for it) and the gradients accumulate in float64, then come back in the input dtype. ``src``/``dst``
+int32 or int64. Threads: see `_numba_math` (workqueue layer, `LAUNCH_LOCK`). Edges naming a node outside ``[0, n)`` raise IndexError (negative indices are not wrapped).
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+
+from ._numba_math import LAUNCH_LOCK, excess_and_slopes
+
+DETERMINISTIC_CHUNKS = 4
+MIN_EDGES_PER_CHUNK = 32768  # small graphs: fewer chunks, less scratch to zero and reduce
+
+
+@njit(cache=True, nogil=True)
+def edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, hi, gm, gs):
+    """Edges [lo, hi): accumulate dL/dmu, dL/dsigma into gm, gs; return (loss of the chunk, out-of-range edges).
+
+    A plain serial loop (called once per chunk from the parallel driver, where LLVM optimises it better than inline
+    in the prange body): ``comm`` empty means no communication term, ``step <= 0`` no multiplier update.
+    """
+    n = mu.shape[0]
+    has_comm = comm.shape[0] > 0 and alpha != 0.0
+    update = step > 0.0
+    half_rho = 0.5 * rho
+    acc = 0.0
+    n_bad = 0
+    for e in range(lo, hi):
+        u = src[e]
+        v = dst[e]
+        if u < 0 or u >= n or v < 0 or v >= n:
+            n_bad += 1
+            continue
+        su = np.float64(sigma[u])
+        sv = np.float64(sigma[v])
+        mu_u = np.float64(mu[u])
+        mu_v = np.float64(mu[v])
+        m = mu_u + np.float64(lag[e]) - mu_v
+        s = math.sqrt(su * su + sv * sv)
+        val, cdf, pdf = excess_and_slopes(m, s)
+        me = np.float64(mult[e])
+        acc += me * val + half_rho * val * val
+        dv = me + rho * val  # dL/dv
+        g_m = dv * cdf  # dL/dm
+        g_s = dv * pdf / s  # dL/ds / s
+        if has_comm:
+            aw = alpha * np.float64(comm[e])
+            acc += aw * (mu_v - mu_u)
+            gm[u] += g_m - aw
+            gm[v] += aw - g_m
+        else:
+            gm[u] += g_m
+            gm[v] -= g_m
+        gs[u] += g_s * su
+        gs[v] += g_s * sv
+        if update:
+            nm = me + step * val
+            mult[e] = cap if nm > cap else nm  # NaN stays NaN, like torch.clamp
+    return acc, n_bad
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def dependency_forward_kernel(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, n_chunks):
+    """(loss, grad_mu, grad_sigma, n_bad): float64 loss and gradients; ``mult`` updated in place when ``step > 0``.
+
+    ``comm`` is empty when there is no communication term. Edges with a node index outside [0, n) are skipped
+    and counted in ``n_bad`` (the caller raises). Chunk c of the static partition scatters into its own row.
+    """
+    n = mu.shape[0]
+    n_edges = src.shape[0]
+    grad = np.zeros((2 * n_chunks, n), np.float64)  # rows 2c, 2c+1: chunk c's dL/dmu, dL/dsigma
+    partial = np.zeros(n_chunks, np.float64)
+    bad = np.zeros(n_chunks, np.int64)
+    per = (n_edges + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        lo = min(c * per, n_edges)
+        hi = min(lo + per, n_edges)
+        acc, n_bad = edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, hi, grad[2 * c], grad[2 * c + 1])
+        partial[c] = acc
+        bad[c] = n_bad
+    for c in range(1, n_chunks):  # serial, in chunk order (vectorised; a second prange costs compile time)
+        grad[0] += grad[2 * c]
+        grad[1] += grad[2 * c + 1]
+    loss = 0.0
+    n_bad = 0
+    for c in range(n_chunks):
+        loss += partial[c]
+        n_bad += bad[c]
+    return loss, grad[0].copy(), grad[1].copy(), n_bad
+
+
+def compute_dtype(t: torch.Tensor) -> torch.dtype:
+    """float32 / float64 as given; other floating types run as float32."""
+    return t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def as_numpy(t: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
+    """Zero-copy numpy view when ``t`` already is a contiguous CPU tensor of ``dtype`` (else one copy)."""
+    return t.detach().to(device="cpu", dtype=dtype).contiguous().numpy()
+
+
+def index_arrays(*idx: torch.Tensor) -> list[np.ndarray]:
+    """int32 or int64 index arrays, all of one dtype (mixed or other integer types become int64)."""
+    dts = {t.dtype for t in idx}
+    dt = dts.pop() if len(dts) == 1 else torch.int64
+    if dt not in (torch.int32, torch.int64):
+        dt = torch.int64
+    return [as_numpy(t, dt) for t in idx]
+
+
+def n_chunks_for(n_items: int, deterministic: bool, min_per_chunk: int = MIN_EDGES_PER_CHUNK) -> int:
+    """Static chunk count: the numba thread count (`DETERMINISTIC_CHUNKS` when deterministic), fewer for small inputs."""
+    threads = DETERMINISTIC_CHUNKS if deterministic else numba.get_num_threads()
+    return max(1, min(threads, -(-n_items // min_per_chunk)))
+
+
+def dependency_forward(mu, sigma, src, dst, lag, multiplier, rho, comm_weight, alpha, multiplier_step, multiplier_cap, deterministic):
+    """Run the kernel on tensors: (loss: float, grad_mu, grad_sigma: float64 tensors); updates ``multiplier``."""
+    if mu.dim() != 1 or sigma.shape != mu.shape:
+        raise ValueError(f"mu and sigma must be 1-d of the same length, got {tuple(mu.shape)} and {tuple(sigma.shape)}")
+    if src.dim() != 1:
+        raise ValueError(f"src must be 1-d, got shape {tuple(src.shape)}")
+    n_edges = src.shape[0]
+    for name, t in (("dst", dst), ("lag", lag), ("multiplier", multiplier)):
+        if tuple(t.shape) != (n_edges,):
+            raise ValueError(f"{name} must have shape ({n_edges},), got {tuple(t.shape)}")
+    use_comm = comm_weight is not None and alpha != 0.0
+    if use_comm and tuple(comm_weight.shape) != (n_edges,):
+        raise ValueError(f"comm_weight must have shape ({n_edges},), got {tuple(comm_weight.shape)}")
+    dtype = compute_dtype(mu)
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    s, d = index_arrays(src, dst)
+    step = float(multiplier_step) if multiplier_step > 0 else 0.0
+    # Updated in place through a zero-copy view when possible, else on a copy in the compute dtype, copied back.
+    direct = multiplier.device.type == "cpu" and multiplier.dtype == dtype and multiplier.is_contiguous()
+    mult = multiplier.detach().numpy() if direct else as_numpy(multiplier, dtype).copy()
+    comm = as_numpy(comm_weight, dtype) if use_comm else np.zeros(0, np_dtype)
+    args = (as_numpy(mu, dtype), as_numpy(sigma, dtype), s, d, as_numpy(lag, dtype), mult, float(rho), comm,
+            float(alpha) if use_comm else 0.0, step, float(multiplier_cap), n_chunks_for(n_edges, deterministic))
+    with LAUNCH_LOCK:
+        loss, gmu, gsig, n_bad = dependency_forward_kernel(*args)
+    if n_bad:
+        raise IndexError(f"{n_bad} edge(s) name a node outside [0, {mu.shape[0]})")
+    if step > 0 and not direct:
+        with torch.no_grad():
+            multiplier.copy_(torch.from_numpy(mult))
+    return loss, torch.from_numpy(gmu), torch.from_numpy(gsig)
+
+
+class DependencyLossNumba(torch.autograd.Function):
+    """Forward runs the fused kernel and saves grad_mu, grad_sigma (O(nodes)); backward scales them."""
+
+    @staticmethod
+    def forward(ctx, mu, sigma, src, dst, lag, multiplier, rho, comm_weight, alpha, multiplier_step, multiplier_cap, deterministic):
+        loss, gmu, gsig = dependency_forward(
+            mu, sigma, src, dst, lag, multiplier, rho, comm_weight, alpha, multiplier_step, multiplier_cap, deterministic
+        )
+        ctx.save_for_backward(gmu.to(mu.dtype), gsig.to(sigma.dtype))
+        return torch.tensor(loss, dtype=mu.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        gmu, gsig = ctx.saved_tensors
+        g_mu = gmu * grad_out if ctx.needs_input_grad[0] else None
+        g_sigma = gsig * grad_out if ctx.needs_input_grad[1] else None
+        return g_mu, g_sigma, None, None, None, None, None, None, None, None, None, None
+
+
+def dependency_loss_numba(
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    lag: torch.Tensor,
+    multiplier: torch.Tensor,
+    rho: float,
+    comm_weight: torch.Tensor | None = None,
+    alpha: float = 0.0,
+    multiplier_step: float = 0.0,
+    multiplier_cap: float = 1e3,
+    deterministic: bool = False,
+) -> torch.Tensor:
+    """``sum_e mult_e v_e + rho/2 v_e^2 (+ alpha sum_e w_e (mu_dst - mu_src))`` as a 0-d tensor (see the module doc).
+
+    Differentiable in ``mu`` and ``sigma``; the semantics of `gaus_fast.relax.dependency_loss` plus the in-place
+    multiplier update of `gaus_fast.kernels.dependency_loss`.
+    """
+    return DependencyLossNumba.apply(
+        mu, sigma, src, dst, lag, multiplier, float(rho), comm_weight, float(alpha), float(multiplier_step),
+        float(multiplier_cap), bool(deterministic),
+    )
