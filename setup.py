@@ -24,8 +24,10 @@ setup(
     install_requires=["numpy>=1.24", "torch>=2.1", "networkx>=3.0", "matplotlib>=3.7", "rich>=13"],
     extras_require={
         "numba": ["numba>=0.59"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "numba>=0.59"],
-        "bench": ["pytest-benchmark>=4", "numba>=0.59"],
+        "triton": ["triton>=3.2"],  # GPU kernels; on CPU the tests run them in the interpreter (TRITON_INTERPRET=1)
+        "exact": ["highspy>=1.7", "ortools>=9.10"],  # exact baselines and --polish
+        "test": ["pytest>=8", "hypothesis>=6.100", "numba>=0.59", "triton>=3.2", "highspy>=1.7", "ortools>=9.10"],
+        "bench": ["pytest-benchmark>=4", "numba>=0.59", "highspy>=1.7", "ortools>=9.10"],
     },
     entry_points={"console_scripts": ["gaus-fast=gaus_fast.cli:main"]},
     zip_safe=False,

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after this many iterations without improvement (default 3000 for A, 1000 for latency)")
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    solve.add_argument("--backend", default="auto", help="relaxation backend: auto, torch (more with the fused kernels)")
+    solve.add_argument("--backend", default="auto", help="relaxation backend: auto (triton on CUDA, numba on CPU), numba, triton, torch (the reference)")
     solve.add_argument("--out", help="write the schedule: .json (ours) or .txt (heurigym id:start lines)")
     solve.add_argument("--plot", help="write a Gantt chart and resource profile (PNG)")
     solve.add_argument("--quiet", action="store_true", help="no progress bar or table; the JSON summary line only")
@@ -372,10 +372,13 @@ def cmd_info(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .problem import ProblemError
+    from .problem import NoScheduleError, ProblemError
 
     try:
         return {"solve": cmd_solve, "verify": cmd_verify, "info": cmd_info}[args.command](args)
+    except NoScheduleError as err:
+        print(f"gaus-fast: no legal schedule: {err}", file=sys.stderr)
+        return EXIT_NO_SCHEDULE
     except ProblemError as err:
         print(f"gaus-fast: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

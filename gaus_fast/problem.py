@@ -32,6 +32,10 @@ class ProblemError(ValueError):
     """Bad or impossible input: the message is meant for the user, one line."""
 
 
+class NoScheduleError(ProblemError):
+    """The input is well formed, but no legal schedule was found (CLI exit code 1, not 2)."""
+
+
 @dataclass(frozen=True)
 class OperatorType:
     name: str

@@ -1,12 +1,17 @@
 """A schedule: one integer start step per operation (and the II for pipelined problems)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
 from .problem import Problem, ProblemError
+
+# Start steps are int64; anything beyond +-2^62 is nonsense that would overflow t + latency.
+MAX_START = 2**62
+MIN_START = -(2**62)
 
 
 @dataclass
@@ -35,8 +40,10 @@ class Schedule:
             op = str(op)
             if op not in index:
                 raise ProblemError(f"schedule names unknown operation {op!r}")
-            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) and not (isinstance(t, float) and t == int(t)):
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) and not (isinstance(t, float) and math.isfinite(t) and t == int(t)):
                 raise ProblemError(f"schedule: start of {op!r} must be an integer, got {t!r}")
+            if not MIN_START <= int(t) <= MAX_START:
+                raise ProblemError(f"schedule: start of {op!r} is out of range: {t!r}")
             out[index[op]] = int(t)
             have[index[op]] = True
         if not have.all():

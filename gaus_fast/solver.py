@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from . import baselines, bounds, kernels, relax, score
-from .problem import Problem, ProblemError
+from .problem import NoScheduleError, Problem, ProblemError
 from .schedule import Schedule
 
-OBJECTIVES = ("A", "latency")
+OBJECTIVES = ("A", "latency", "memory")  # memory: peak live bits, `solver_memory`
 # Each legalisation also tries mu perturbed by these amounts (in steps): a cheap randomised list schedule around
 # the relaxed solution, which helps most on small graphs where one legalisation costs microseconds.
 LEGALIZE_NOISE = (0.0, 0.15, 0.3, 0.5, 0.8)
@@ -68,6 +68,13 @@ class SolverConfig:
             self.patience = 3000 if self.objective == "A" else 1000
         if self.max_iters < 0 or self.patience < 1:
             raise ProblemError("max iterations must be >= 0 and patience >= 1")
+        # alpha < 0 would make the reported lower bound invalid; depth 0 must not silently mean "default".
+        if not (isinstance(self.alpha, (int, float)) and math.isfinite(self.alpha) and self.alpha >= 0):
+            raise ProblemError(f"alpha must be a finite number >= 0, got {self.alpha}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ProblemError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.depth is not None and (isinstance(self.depth, bool) or not isinstance(self.depth, (int, np.integer)) or self.depth < 1):
+            raise ProblemError(f"depth must be an integer >= 1, got {self.depth!r}")
 
 
 @dataclass
@@ -129,6 +136,10 @@ def solve(problem: Problem, config: SolverConfig | None = None, progress: Progre
     try:
         if config.objective == "A":
             return _solve_objective_a(problem, config, progress)
+        if config.objective == "memory":
+            from .solver_memory import solve_memory  # it imports this module
+
+            return solve_memory(problem, config, progress)
         return _solve_latency(problem, config, progress)
     finally:
         torch.set_num_threads(previous_threads)
@@ -246,6 +257,38 @@ def default_depth(problem: Problem) -> int:
     return max(bounds.longest_path_nodes(problem), 1)
 
 
+def _meets_limits(problem: Problem, start: np.ndarray) -> bool:
+    """Whether ``start`` keeps every limited resource within its units (both occupancy rules)."""
+    use_op = np.repeat(np.arange(problem.n_ops), np.diff(problem.use_ptr))
+    for r, res in enumerate(problem.resource_types):
+        if res.limit is None:
+            continue
+        rows = problem.use_res == r
+        if not rows.any():
+            continue
+        begin = start[use_op[rows]]
+        end = begin + np.maximum(problem.use_len[rows], 1)
+        # Busy units per step: +1 at each begin, -1 at each end, prefix sums over the sorted event steps.
+        steps = np.concatenate([begin, end])
+        delta = np.concatenate([np.ones(len(begin), np.int64), -np.ones(len(end), np.int64)])
+        order = np.lexsort((delta, steps))  # ends before begins at the same step
+        if np.cumsum(delta[order]).max(initial=0) > res.limit:
+            return False
+    return True
+
+
+def _polish_a(problem: Problem, start: np.ndarray, alpha: float, depth: int) -> np.ndarray | None:
+    """Objective-A local search on a legal schedule; under resource limits the result is repaired by the
+    legalizer (the local search ignores limits) and ``None`` is returned when no legal schedule comes out."""
+    polished = bounds.polish_objective_a(problem, start, alpha, depth)
+    if not problem.has_limits() or _meets_limits(problem, polished):
+        return polished
+    repaired, ok = bounds.legalize(problem, polished.astype(np.float64), depth)
+    if ok and _meets_limits(problem, repaired):
+        return repaired
+    return start if _meets_limits(problem, start) and (start + problem.span).max(initial=0) <= depth else None
+
+
 def _solve_objective_a(problem: Problem, config: SolverConfig, progress: ProgressFn | None) -> SolveResult:
     clock = _Clock(config, progress)
     rng = np.random.default_rng(config.seed)
@@ -260,12 +303,28 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
     layered = baselines.layered_objective_a(problem, depth, alpha)
     base = {"asap": asap.value, "list": listed.value, "layered": layered.value}
     # Start from the best baseline after the legalizer's local search (it never makes a schedule worse).
+    # ASAP, the layered schedules and the local search know no resource limits: with limits, only the list
+    # schedule is legal by construction, and every candidate goes through `_polish_a`.
+    if problem.has_limits():
+        for b in (asap, layered):
+            if not _meets_limits(problem, b.start):
+                base[b.name] = math.nan  # not a legal schedule under the limits
     best_value = math.inf
     for b in (asap, listed, layered):
-        start = bounds.polish_objective_a(problem, b.start, alpha, depth)
+        start = _polish_a(problem, b.start, alpha, depth)
+        if start is None:
+            continue
         value = score.objective_a(problem, start, alpha)
         if value < best_value:
             best_start, best_value = start, value
+    if not math.isfinite(best_value):
+        # Only possible under resource limits: the legalizer gets one more try from the list schedule's order.
+        start, ok = bounds.legalize(problem, listed.start.astype(np.float64), depth)
+        if not (ok and _meets_limits(problem, start)):
+            need = int((listed.start + problem.span).max(initial=0))
+            raise NoScheduleError(f"no schedule within D={depth} stages under the resource limits was found "
+                                  f"(list scheduling needs {need}); raise the depth bound or the limits")
+        best_start, best_value = start, score.objective_a(problem, start, alpha)
     result = SolveResult(Schedule(best_start), "A", best_value, lower, base, depth, backend=config.backend, device=config.device)
     result.history.append((clock.elapsed, best_value))
     if problem.n_ops == 0 or best_value <= lower + 1e-9 or config.max_iters == 0:
@@ -307,7 +366,9 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
                 result.legalizations += 1
                 if not ok:
                     continue
-                start = bounds.polish_objective_a(problem, start, alpha, depth)
+                start = _polish_a(problem, start, alpha, depth)
+                if start is None:
+                    continue
                 value = score.objective_a(problem, start, alpha)
                 if value < best_value - 1e-9:
                     best_start, best_value, improved = start, value, True

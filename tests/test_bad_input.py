@@ -422,8 +422,6 @@ def test_verify_resource_violation(capsys, tmp_path):
     assert code == 0, err
 
 
-@pytest.mark.xfail(strict=False, reason="BUG formats/heurigym.py parse_schedule and schedule.py Schedule.from_dict: a "
-                   "start beyond int64 escapes as OverflowError instead of ProblemError (the CLI now catches it)")
 @pytest.mark.parametrize("name, content", [("huge.txt", "a:0\nb:1\nc:99999999999999999999999\n"),
                                            ("huge.json", {"format": "gaus_fast.schedule", "start": {"a": 0, "b": 1, "c": 10**25}})])
 def test_read_schedule_out_of_range_start_is_a_problem_error(tmp_path, name, content):

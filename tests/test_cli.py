@@ -33,8 +33,8 @@ SMALL = {
               ["l0", "a1", "y"], ["a1", "a2", "x"], ["m1", "a2", "y"]],
 }
 SMALL_CRITICAL_PATH = 6  # l0(1) -> m0(2) -> a0(1) -> a1(1) -> a2(1)
-# Objective A on SMALL runs without the unit limits: the objective-A solver does not honour resource limits yet
-# (see test_solver.py::test_objective_a_respects_resource_limits, xfail).
+# Objective A on SMALL also runs without the unit limits (objective A honours them too; this checks the
+# unlimited path through the CLI).
 UNLIM = ["--limit", "mul=inf", "--limit", "add=inf"]
 
 
@@ -216,6 +216,17 @@ def test_objective_auto(capsys, small, tmp_path):
     assert limited["objective"]["name"] == "latency"
     unlimited = _solve_json(capsys, tmp_path, small, *FAST, "--limit", "mul=inf", "--limit", "add=inf", name="auto2.json")
     assert unlimited["objective"]["name"] == "A"
+
+
+def test_objective_a_under_limits(capsys, small, tmp_path):
+    """Objective A honours the unit limits; a depth the limits cannot meet is 'no legal schedule' (exit 1)."""
+    problem = read_problem(small)
+    payload = _solve_json(capsys, tmp_path, small, *FAST, "--objective", "A", "--depth", "12", name="lim.json")
+    sched = Schedule.from_dict(problem, payload["start"])
+    assert verify.check(problem.replace(depth=12), sched) == [] and payload["verified"] is True
+    # One blocking 2-cycle MUL unit serialises m0 and m1: a2 cannot finish within the critical path's 6 stages.
+    code, _, err = run(capsys, "solve", small, *FAST, "--objective", "A", "--depth", str(SMALL_CRITICAL_PATH))
+    assert code == 1 and "no legal schedule" in err and len(err.strip().splitlines()) == 1
 
 
 def test_depth(capsys, small, tmp_path):

@@ -19,7 +19,7 @@ from gaus_fast import bounds, verify
 from gaus_fast.adapters import from_coo, from_networkx, to_coo, to_networkx
 from gaus_fast.formats import read_problem, write_problem
 from gaus_fast.generators import fft_example
-from gaus_fast.problem import Problem, ResourceType
+from gaus_fast.problem import NoScheduleError, Problem, ResourceType
 from gaus_fast.schedule import Schedule
 from gaus_fast.solver import SolverConfig, solve
 
@@ -92,7 +92,6 @@ def test_latency_solutions_are_verified_and_bounded(p, seed):
 @SOLVER_SETTINGS
 @given(p=problems(limits=False, max_ops=14), seed=st.integers(0, 3), alpha=st.sampled_from([0.0, 0.01, 0.5]), extra=st.integers(0, 3))
 def test_objective_a_solutions_are_verified_and_bounded(p, seed, alpha, extra):
-    # Objective A on problems without unit limits (it does not honour limits yet: see test_solver.py, xfail).
     depth = bounds.longest_path_nodes(p) + extra
     r = solve(p, SolverConfig(objective="A", depth=depth, alpha=alpha, max_iters=100, time_limit=2.0, seed=seed))
     assert r.depth == depth
@@ -101,6 +100,25 @@ def test_objective_a_solutions_are_verified_and_bounded(p, seed, alpha, extra):
     assert r.value == pytest.approx(ev["objective_a"], rel=1e-9, abs=1e-9)
     assert r.value >= r.lower_bound - 1e-9
     assert r.value <= min(r.baselines.values()) + 1e-9
+
+
+@SOLVER_SETTINGS
+@given(p=st.one_of(problems(max_ops=12), problems(max_ops=12, min_ops=4, shared_unit=True)), seed=st.integers(0, 3),
+       extra=st.integers(0, 6))
+def test_objective_a_under_limits_is_legal_or_says_no_schedule(p, seed, extra):
+    """With unit limits a depth bound may be impossible to meet: then NoScheduleError, else a legal schedule."""
+    depth = bounds.longest_path_nodes(p) + extra
+    try:
+        r = solve(p, SolverConfig(objective="A", depth=depth, max_iters=60, time_limit=2.0, seed=seed))
+    except NoScheduleError:
+        # Honest only if list scheduling really needs more stages than D.
+        listed = bounds.list_schedule(p, bounds.alap(p, depth).astype(float))
+        assert (listed + p.span).max() > depth
+        return
+    assert verify.check(p.replace(depth=depth), r.schedule) == []
+    legal = [v for v in r.baselines.values() if np.isfinite(v)]
+    assert r.value <= min(legal) + 1e-9
+    assert r.value >= r.lower_bound - 1e-9
 
 
 # ------------------------------------------------------------------------------------------------ lower bound

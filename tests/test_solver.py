@@ -57,21 +57,16 @@ def test_config_defaults():
     assert SolverConfig(max_iters=0).max_iters == 0
 
 
-@pytest.mark.xfail(strict=False, reason="BUG solver.py SolverConfig.__post_init__: alpha, seed and depth are not "
-                   "validated (negative alpha gives an invalid lower bound, depth=0 silently means the default, "
-                   "a negative seed fails inside numpy); the CLI checks them itself")
 @pytest.mark.parametrize("kwargs", [dict(alpha=-1.0), dict(alpha=float("nan")), dict(seed=-1), dict(depth=0), dict(depth=-3)])
 def test_config_rejects_bad_alpha_seed_depth(kwargs):
     with pytest.raises(ProblemError):
         SolverConfig(**kwargs)
 
 
-def test_negative_alpha_breaks_the_lower_bound():
-    """Why negative alpha must be refused: the bound adds alpha * (least communication), which is no longer a
-    lower bound when alpha < 0 (the solver then beats its own 'lower bound')."""
-    p = Problem.build({"t": 1}, [("a", "t"), ("b", "t"), ("c", "t")], [("a", "b", 0, 0, 1.0), ("b", "c", 0, 0, 1.0)])
-    r = solve(p, SolverConfig(objective="A", alpha=-1.0, depth=8, max_iters=0))
-    assert r.value < r.lower_bound  # documents the failure mode the CLI now guards against
+def test_negative_alpha_is_refused_before_it_breaks_the_lower_bound():
+    """The bound adds alpha * (least communication), which is no longer a lower bound when alpha < 0."""
+    with pytest.raises(ProblemError, match="alpha"):
+        solve(fft_example(4), SolverConfig(objective="A", alpha=-1.0, depth=8, max_iters=0))
 
 
 def test_bad_device_and_backend():
@@ -195,9 +190,6 @@ def test_objective_a_alpha_zero_and_large():
         check_result(p, r, alpha)
 
 
-@pytest.mark.xfail(strict=False, reason="BUG solver.py _solve_objective_a: objective A ignores resource limits (the "
-                   "asap/layered baselines and polish_objective_a never look at them), so it can return an illegal "
-                   "schedule; the CLI then exits 1 with 'failed verification'")
 def test_objective_a_respects_resource_limits():
     p = Problem.build({"mul": 3}, [("a", "mul"), ("b", "mul")], [], [ResourceType("mul", 1, "blocking")],
                       type_resources={"mul": ["mul"]})

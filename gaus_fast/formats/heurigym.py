@@ -214,6 +214,8 @@ def parse_schedule(text: str, src: Source, problem: Problem) -> Schedule:
             start[k] = int(t.strip())
         except ValueError:
             raise error(src, f"start of {op!r} must be an integer, got {t.strip()!r}", lineno) from None
+        except OverflowError:
+            raise error(src, f"start of {op!r} is out of range: {t.strip()[:30]}", lineno) from None
         line_of[k] = lineno
     missing = np.flatnonzero(line_of == 0)
     if len(missing):
