@@ -62,21 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     solve = sub.add_parser("solve", help="schedule a graph and verify the result")
     add_input(solve, optional=True)
-    solve.add_argument("--objective", choices=["auto", "A", "latency"], default="auto",
+    solve.add_argument("--objective", choices=["auto", "A", "latency", "memory"], default="auto",
                        help="A: weighted peak + alpha*communication within D stages; latency: makespan under limits; "
-                            "auto: latency when a resource is limited, else A")
+                            "memory: peak live bits within D stages; auto: latency when a resource is limited, else A")
     solve.add_argument("--depth", type=int, help="objective A: number of stages D (default: nodes on the longest path)")
     solve.add_argument("--alpha", type=float, default=0.01, help="objective A: communication weight (default 0.01)")
     solve.add_argument("--time-limit", type=float, default=60.0, help="seconds of optimisation (default 60)")
     solve.add_argument("--max-iters", type=int, default=200_000, help="iteration cap (default 200000)")
     solve.add_argument("--patience", type=int, default=None,
-                       help="stop after this many iterations without improvement (default 3000 for A, 1000 for latency)")
+                       help="stop after this many iterations without improvement (default 20000 for A, 1000 for latency)")
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     solve.add_argument("--backend", default="auto", help="relaxation backend: auto (triton on CUDA, numba on CPU), numba, triton, torch (the reference)")
     solve.add_argument("--out", help="write the schedule: .json (ours) or .txt (heurigym id:start lines)")
     solve.add_argument("--plot", help="write a Gantt chart and resource profile (PNG)")
     solve.add_argument("--quiet", action="store_true", help="no progress bar or table; the JSON summary line only")
+    solve.add_argument("--polish", choices=["highs", "cpsat"],
+                       help="then warm-start this exact solver from the schedule and keep what it improves")
+    solve.add_argument("--polish-time", type=float, default=10.0, help="seconds for --polish (default 10)")
 
     verify = sub.add_parser("verify", help="check a schedule against a graph and evaluate it")
     add_input(verify)
@@ -201,6 +204,9 @@ def _check_numbers(args) -> None:
         raise ProblemError(f"--alpha must be a finite number >= 0, got {alpha}")
     if getattr(args, "seed", None) is not None and args.seed < 0:
         raise ProblemError(f"--seed must be >= 0, got {args.seed}")
+    polish_time = getattr(args, "polish_time", None)
+    if polish_time is not None and not (math.isfinite(polish_time) and polish_time > 0):
+        raise ProblemError(f"--polish-time must be a number of seconds > 0, got {polish_time}")
 
 
 def cmd_solve(args) -> int:
@@ -223,11 +229,12 @@ def cmd_solve(args) -> int:
         result = solve(problem, config, progress)
     finally:
         progress.close()
+    polished = _polish(problem, result, objective, args) if args.polish else None
     violations = verify.check(problem.replace(depth=result.depth) if result.depth else problem, result.schedule)
     verified = not violations
     metrics = verify.evaluate(problem, result.schedule, alpha=args.alpha)
     total = time.perf_counter() - t0
-    value_key = "objective_a" if objective == "A" else "makespan"
+    value_key = {"A": "objective_a", "memory": "peak_live_bits"}.get(objective, "makespan")
     payload = {
         "format_version": 1,
         "instance": problem.name,
@@ -258,6 +265,9 @@ def cmd_solve(args) -> int:
             "time_limit": args.time_limit,
         },
     }
+    if polished is not None:
+        payload["objective"]["value_before_polish"] = polished["value_before"]
+        payload["solver"]["polish"] = polished
     if args.out:
         reserved = ("format_version", "instance", "start", "ii")
         write_schedule(args.out, problem, result.schedule, extra={k: v for k, v in payload.items() if k not in reserved})
@@ -271,15 +281,20 @@ def cmd_solve(args) -> int:
     if args.quiet:
         summary = {k: payload[k] for k in ("instance", "verified")}
         summary.update(objective=objective, value=metrics[value_key], lower_bound=result.lower_bound, seconds=round(total, 3))
+        if polished is not None:
+            summary["value_before_polish"] = polished["value_before"]
         print(json.dumps(summary))
     else:
         base_rows = [(f"baseline: {k}", _fmt(v)) for k, v in result.baselines.items()]
         rows = [
             ("instance", problem.name),
             ("size", f"{problem.n_ops:,} ops, {problem.n_edges:,} edges"),
-            ("objective", objective + (f" (D={result.depth}, alpha={args.alpha:g})" if objective == "A" else "")),
+            ("objective", objective + (f" (D={result.depth}, alpha={args.alpha:g})" if objective == "A" else
+                                       f" (D={result.depth})" if objective == "memory" else "")),
             ("value", _fmt(metrics[value_key])),
             *([("  peak weight", _fmt(metrics["peak_weighted"])), ("  communication", _fmt(metrics["communication"]))] if objective == "A" else []),
+            *([(f"polish ({polished['method']}, {polished['seconds']:.1f} s)", f"{_fmt(polished['value_before'])} -> "
+                f"{_fmt(polished['value'])} ({polished['status']})")] if polished else []),
             ("lower bound", _fmt(result.lower_bound)),
             ("gap to bound", f"{100 * result.gap:.1f}%" if math.isfinite(result.gap) else "-"),
             *base_rows,
@@ -298,6 +313,22 @@ def cmd_solve(args) -> int:
         print("gaus-fast: the schedule failed verification:\n  " + "\n  ".join(violations), file=sys.stderr)
         return EXIT_NO_SCHEDULE
     return EXIT_OK
+
+
+def _polish(problem, result, objective: str, args) -> dict:
+    """Hand the solver's schedule to an exact solver as a warm start (`exact.polish`, never worse) and adopt what
+    it improves; the caller verifies the schedule again. Returns what the JSON and the table report."""
+    from . import exact
+    from .schedule import Schedule
+
+    before = result.value
+    res = exact.polish(problem, result.schedule.start, objective, alpha=args.alpha, depth=result.depth,
+                       method=args.polish, time_limit=args.polish_time)
+    if res.improved:
+        result.schedule, result.value = Schedule(res.start), res.value
+    return {"method": args.polish, "status": res.status, "improved": bool(res.improved), "value_before": before,
+            "value": result.value, "bound": res.bound, "seconds": res.seconds, "time_limit": args.polish_time,
+            "message": res.message}
 
 
 def cmd_verify(args) -> int:

@@ -51,7 +51,7 @@ def test_config_errors(kwargs, needle):
 
 
 def test_config_defaults():
-    assert SolverConfig(objective="A").patience == 3000
+    assert SolverConfig(objective="A").patience == 20000
     assert SolverConfig(objective="latency").patience == 1000
     assert SolverConfig(objective="A", patience=7).patience == 7
     assert SolverConfig(max_iters=0).max_iters == 0
