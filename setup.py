@@ -4,7 +4,8 @@ from setuptools import setup
 
 core = Pybind11Extension(
     "gaus_fast._core",
-    sources=["csrc/module.cpp", "csrc/graph.cpp", "csrc/list_schedule.cpp", "csrc/legalize.cpp", "csrc/improve.cpp"],
+    sources=["csrc/module.cpp", "csrc/graph.cpp", "csrc/list_schedule.cpp", "csrc/legalize.cpp", "csrc/improve.cpp",
+             "csrc/modulo.cpp"],
     include_dirs=["csrc"],
     cxx_std=17,
     extra_compile_args=["-O3"],

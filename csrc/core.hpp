@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -93,5 +94,52 @@ std::pair<std::vector<i64>, bool> legalize(const Graph& g, View<double> mu, View
 // t[i] + span[i] <= depth; the objective never increases.
 std::vector<i64> polish_peak_comm(const Graph& succ, const Graph& pred, std::vector<i64> t, View<double> weight,
                                   View<double> k, double alpha, View<i64> span, i64 depth, int max_passes);
+
+
+// ---------------------------------------------------------------- modulo.cpp
+
+// Every dependence, loop-carried ones included: t[dst] + dist * II >= t[src] + lag.
+struct ModuloGraph {
+    i32 n = 0;
+    std::vector<i32> src, dst;
+    std::vector<i64> lag, dist;
+    std::vector<i64> out_ptr, out_edge;  // CSR of edge indices by source
+    std::vector<i64> in_ptr, in_edge;    // ... and by destination
+    std::vector<i32> order;              // a topological order of the distance-0 edges
+    i64 weight(i64 e, i64 ii) const { return lag[e] - dist[e] * ii; }
+};
+
+// Throws std::invalid_argument for bad indices or a distance-0 cycle.
+ModuloGraph build_modulo_graph(i32 n, View<i32> src, View<i32> dst, View<i64> lag, View<i64> dist);
+
+// Earliest starts at II (longest paths from 0 under lag - dist * II); empty
+// when some cycle has positive weight, i.e. II < RecMII.
+std::vector<i64> modulo_asap(const ModuloGraph& g, i64 ii);
+
+// Smallest II >= 1 with no positive cycle (1 when no recurrence binds).
+i64 rec_mii(const ModuloGraph& g);
+
+// max over limited resources of ceil(total hold / limit) (at least 1).
+i64 res_mii(i32 n, const Uses& uses);
+
+struct ModuloResult {
+    std::vector<i64> t;
+    bool ok = false;
+    std::string reason;  // why no schedule came out (empty when ok)
+    i64 sweeps = 0;      // fixed-point sweeps (legalizer) or placements (IMS)
+};
+
+// Integer modulo schedule near `mu` at `ii`: ops are placed in mu order on
+// the modulo reservation table, then a fixed-point pass over all edges
+// (back-edges included) moves ops later until every dependence holds; it
+// gives up after |V| sweeps (the recurrence cannot absorb the resource delays).
+ModuloResult modulo_legalize(const ModuloGraph& g, View<double> mu, const Uses& uses, i64 ii);
+
+// Moves ops of a legal modulo schedule earlier (never breaking anything)
+// until no op can move: a compact schedule with the same II.
+std::vector<i64> modulo_compact(const ModuloGraph& g, std::vector<i64> t, const Uses& uses, i64 ii);
+
+// Rau's iterative modulo scheduling at `ii` with `budget` placements.
+ModuloResult iterative_modulo_schedule(const ModuloGraph& g, const Uses& uses, i64 ii, i64 budget);
 
 }  // namespace gaus

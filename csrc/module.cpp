@@ -237,6 +237,119 @@ py::array_t<i64> py_polish_peak_comm(i64 n_in, const Array<i32>& src, const Arra
     return to_numpy(std::move(t));
 }
 
+
+// ---------------------------------------------------------------- modulo
+
+struct ModuloInput {
+    i32 n;
+    Edges e;
+    View<i64> dist;
+};
+
+ModuloInput modulo_input(i64 n_in, const Array<i32>& src, const Array<i32>& dst, const Array<i64>& lag,
+                         const Array<i64>& dist) {
+    ModuloInput in{check_n(n_in), edges(src, dst, &lag), view(dist, "dist")};
+    check_length(in.dist, "dist", in.e.src.size, "len(src)");
+    return in;
+}
+
+void check_ii(i64 ii) {
+    if (ii < 1 || ii > (i64{1} << 31)) fail("II must be in [1, 2^31], got " + std::to_string(ii));
+}
+
+py::tuple modulo_tuple(ModuloResult&& r) {
+    const bool ok = r.ok;
+    std::string reason = std::move(r.reason);
+    const i64 sweeps = r.sweeps;
+    return py::make_tuple(to_numpy(std::move(r.t)), ok, reason, sweeps);
+}
+
+i64 py_rec_mii(i64 n_in, const Array<i32>& src, const Array<i32>& dst, const Array<i64>& lag, const Array<i64>& dist) {
+    const ModuloInput in = modulo_input(n_in, src, dst, lag, dist);
+    py::gil_scoped_release nogil;
+    return rec_mii(build_modulo_graph(in.n, in.e.src, in.e.dst, in.e.lag, in.dist));
+}
+
+i64 py_res_mii(i64 n_in, const Array<i64>& use_ptr, const Array<i32>& use_res, const Array<i32>& use_len,
+               const Array<i64>& limit) {
+    const i32 n = check_n(n_in);
+    const Uses u = uses(n, use_ptr, use_res, use_len, limit);
+    py::gil_scoped_release nogil;
+    check_uses(n, u);
+    return res_mii(n, u);
+}
+
+py::object py_modulo_asap(i64 n_in, const Array<i32>& src, const Array<i32>& dst, const Array<i64>& lag,
+                          const Array<i64>& dist, i64 ii) {
+    const ModuloInput in = modulo_input(n_in, src, dst, lag, dist);
+    check_ii(ii);
+    std::vector<i64> t;
+    {
+        py::gil_scoped_release nogil;
+        t = modulo_asap(build_modulo_graph(in.n, in.e.src, in.e.dst, in.e.lag, in.dist), ii);
+    }
+    if (t.empty() && in.n > 0) return py::none();
+    return to_numpy(std::move(t));
+}
+
+py::tuple py_modulo_legalize(i64 n_in, const Array<i32>& src, const Array<i32>& dst, const Array<i64>& lag,
+                             const Array<i64>& dist, const Array<double>& mu_in, const Array<i64>& use_ptr,
+                             const Array<i32>& use_res, const Array<i32>& use_len, const Array<i64>& limit, i64 ii) {
+    const ModuloInput in = modulo_input(n_in, src, dst, lag, dist);
+    const View<double> mu = view(mu_in, "mu");
+    check_length(mu, "mu", in.n, "n");
+    const Uses u = uses(in.n, use_ptr, use_res, use_len, limit);
+    check_ii(ii);
+    ModuloResult r;
+    {
+        py::gil_scoped_release nogil;
+        check_finite(mu, "mu", false);
+        check_uses(in.n, u);
+        r = modulo_legalize(build_modulo_graph(in.n, in.e.src, in.e.dst, in.e.lag, in.dist), mu, u, ii);
+    }
+    return modulo_tuple(std::move(r));
+}
+
+py::array_t<i64> py_modulo_compact(i64 n_in, const Array<i32>& src, const Array<i32>& dst, const Array<i64>& lag,
+                                   const Array<i64>& dist, const Array<i64>& start_in, const Array<i64>& use_ptr,
+                                   const Array<i32>& use_res, const Array<i32>& use_len, const Array<i64>& limit,
+                                   i64 ii) {
+    const ModuloInput in = modulo_input(n_in, src, dst, lag, dist);
+    const View<i64> start = view(start_in, "start");
+    check_length(start, "start", in.n, "n");
+    const Uses u = uses(in.n, use_ptr, use_res, use_len, limit);
+    check_ii(ii);
+    std::vector<i64> t(start.ptr, start.ptr + start.size);
+    {
+        py::gil_scoped_release nogil;
+        check_uses(in.n, u);
+        const ModuloGraph g = build_modulo_graph(in.n, in.e.src, in.e.dst, in.e.lag, in.dist);
+        for (std::size_t e = 0; e < g.src.size(); ++e)
+            if (t[g.dst[e]] < t[g.src[e]] + g.weight(static_cast<i64>(e), ii))
+                fail("start violates the dependence " + std::to_string(g.src[e]) + " -> " + std::to_string(g.dst[e]));
+        for (i32 i = 0; i < in.n; ++i)
+            if (t[i] < 0) fail("start[" + std::to_string(i) + "] is negative");
+        t = modulo_compact(g, std::move(t), u, ii);
+    }
+    return to_numpy(std::move(t));
+}
+
+py::tuple py_iterative_modulo_schedule(i64 n_in, const Array<i32>& src, const Array<i32>& dst, const Array<i64>& lag,
+                                       const Array<i64>& dist, const Array<i64>& use_ptr, const Array<i32>& use_res,
+                                       const Array<i32>& use_len, const Array<i64>& limit, i64 ii, i64 budget) {
+    const ModuloInput in = modulo_input(n_in, src, dst, lag, dist);
+    const Uses u = uses(in.n, use_ptr, use_res, use_len, limit);
+    check_ii(ii);
+    if (budget < 1) fail("budget must be >= 1, got " + std::to_string(budget));
+    ModuloResult r;
+    {
+        py::gil_scoped_release nogil;
+        check_uses(in.n, u);
+        r = iterative_modulo_schedule(build_modulo_graph(in.n, in.e.src, in.e.dst, in.e.lag, in.dist), u, ii, budget);
+    }
+    return modulo_tuple(std::move(r));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -281,4 +394,37 @@ PYBIND11_MODULE(_core, m) {
           "Local search on a legal schedule for peak weighted usage (ops counted in their start step) +\n"
           "alpha * sum_i k[i] t[i] (k = comm into i - comm out of i). Moves one op at a time within its\n"
           "slack; never increases the objective; returns the improved int64[n] schedule.");
+
+    m.def("rec_mii", &py_rec_mii, py::arg("n"), py::arg("src"), py::arg("dst"), py::arg("lag"), py::arg("dist"),
+          "RecMII: the smallest II >= 1 such that no dependence cycle has positive weight under\n"
+          "lag - dist * II (all edges, loop-carried included). 1 when no recurrence binds.");
+
+    m.def("res_mii", &py_res_mii, py::arg("n"), py::arg("use_ptr"), py::arg("use_res"), py::arg("use_len"),
+          py::arg("limit"),
+          "ResMII: max over limited resources of ceil(sum of hold steps / limit), at least 1.\n"
+          "Raises ValueError when one op needs more units of a resource at once than exist.");
+
+    m.def("modulo_asap", &py_modulo_asap, py::arg("n"), py::arg("src"), py::arg("dst"), py::arg("lag"),
+          py::arg("dist"), py::arg("ii"),
+          "Earliest starts int64[n] at II ignoring resources (longest paths under lag - dist * II),\n"
+          "or None when II < RecMII (a positive cycle).");
+
+    m.def("modulo_legalize", &py_modulo_legalize, py::arg("n"), py::arg("src"), py::arg("dst"), py::arg("lag"),
+          py::arg("dist"), py::arg("mu"), py::arg("use_ptr"), py::arg("use_res"), py::arg("use_len"),
+          py::arg("limit"), py::arg("ii"),
+          "Modulo schedule near mu at II: returns (int64[n] t, ok, reason, sweeps). Ops are placed in mu\n"
+          "order on a modulo reservation table, then a fixed-point pass moves ops later until every\n"
+          "dependence (back-edges too) holds, giving up after n + 1 sweeps (ok False, reason says why).");
+
+    m.def("modulo_compact", &py_modulo_compact, py::arg("n"), py::arg("src"), py::arg("dst"), py::arg("lag"),
+          py::arg("dist"), py::arg("start"), py::arg("use_ptr"), py::arg("use_res"), py::arg("use_len"),
+          py::arg("limit"), py::arg("ii"),
+          "Moves ops of a legal modulo schedule (dependences must hold) earlier until none can move;\n"
+          "keeps every dependence and the modulo resource limits.");
+
+    m.def("iterative_modulo_schedule", &py_iterative_modulo_schedule, py::arg("n"), py::arg("src"), py::arg("dst"),
+          py::arg("lag"), py::arg("dist"), py::arg("use_ptr"), py::arg("use_res"), py::arg("use_len"),
+          py::arg("limit"), py::arg("ii"), py::arg("budget"),
+          "Rau's iterative modulo scheduling at II with a budget of placements: returns\n"
+          "(int64[n] t, ok, reason, placements); the schedule is compacted (modulo_compact).");
 }

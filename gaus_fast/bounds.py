@@ -1,7 +1,8 @@
 """Classic schedules and lower bounds, computed by the C++ core: ASAP/ALAP, list scheduling, bounds.
 
-Everything here works on the acyclic part of the graph (distance-0 edges); loop-carried edges belong to the
-modulo scheduler.
+Everything here works on the acyclic part of the graph (distance-0 edges), except the modulo section at the end,
+which takes every edge with its iteration distance: ResMII, RecMII, the modulo legalizer and compaction, and
+Rau's iterative modulo scheduler (the classic baseline).
 """
 from __future__ import annotations
 
@@ -162,3 +163,70 @@ def check_depth(problem: Problem, depth: int) -> None:
     need = min_depth(problem)
     if depth < need:
         raise ProblemError(f"depth bound {depth} is below the critical path: at least {need} steps are needed")
+
+
+# ----------------------------------------------------------------------------------------------- modulo
+def _all_edges(problem: Problem):
+    """Every edge as (src, dst, lat_src + delay, distance): ``t_dst + distance * II >= t_src + lag``."""
+    lag = problem.latency[problem.edge_src] + problem.edge_delay
+    return problem.edge_src, problem.edge_dst, lag, problem.edge_distance
+
+
+def _uses(problem: Problem):
+    return problem.use_ptr, problem.use_res, problem.use_len, problem.limits
+
+
+def rec_mii(problem: Problem) -> int:
+    """The smallest II with no dependence cycle of positive weight ``sum (lat + delay) - II * sum distance``."""
+    return int(_core.rec_mii(problem.n_ops, *_all_edges(problem)))
+
+
+def res_mii(problem: Problem) -> int:
+    """max over limited resources of ``ceil(total hold steps / limit)`` (pipelined uses hold 1 step), at least 1."""
+    try:
+        return int(_core.res_mii(problem.n_ops, *_uses(problem)))
+    except ValueError as err:
+        raise ProblemError(_name_ops(problem, str(err))) from None
+
+
+def mii(problem: Problem) -> int:
+    """The lower bound ``max(ResMII, RecMII)`` on the initiation interval."""
+    return max(res_mii(problem), rec_mii(problem))
+
+
+def modulo_asap(problem: Problem, ii: int) -> np.ndarray | None:
+    """Earliest starts at ``ii`` ignoring resources (optimal for every op at once), None when ``ii < RecMII``."""
+    return _core.modulo_asap(problem.n_ops, *_all_edges(problem), int(ii))
+
+
+def modulo_legalize(problem: Problem, mu: np.ndarray, ii: int) -> tuple[np.ndarray | None, str]:
+    """A legal modulo schedule at ``ii`` near the continuous starts ``mu`` (placed on a modulo reservation table,
+    then a fixed-point pass over back-edges bounded by |V| sweeps); ``(None, reason)`` when that fails."""
+    t, ok, reason, _ = _core.modulo_legalize(problem.n_ops, *_all_edges(problem), np.asarray(mu, dtype=np.float64),
+                                             *_uses(problem), int(ii))
+    return (t, "") if ok else (None, _name_ops(problem, reason))
+
+
+def modulo_compact(problem: Problem, start: np.ndarray, ii: int) -> np.ndarray:
+    """Move ops of a legal modulo schedule earlier while everything stays legal (never makes it longer)."""
+    return _core.modulo_compact(problem.n_ops, *_all_edges(problem), np.asarray(start, dtype=np.int64),
+                                *_uses(problem), int(ii))
+
+
+def iterative_modulo_schedule(problem: Problem, ii: int, budget: int | None = None) -> tuple[np.ndarray | None, str]:
+    """Rau's iterative modulo scheduling at ``ii`` (height priority, eviction, ``budget`` placements, default
+    ``6 n + 100``), compacted; ``(None, reason)`` when the budget runs out."""
+    budget = 6 * problem.n_ops + 100 if budget is None else int(budget)
+    t, ok, reason, _ = _core.iterative_modulo_schedule(problem.n_ops, *_all_edges(problem), *_uses(problem), int(ii), budget)
+    return (t, "") if ok else (None, _name_ops(problem, reason))
+
+
+def _name_ops(problem: Problem, message: str) -> str:
+    """The core names ops by index ("op 12"); use the problem's ids."""
+    import re
+
+    def name(m):
+        k = int(m.group(1))
+        return f"op {problem.op_ids[k]}" if k < problem.n_ops else m.group(0)
+
+    return re.sub(r"\bop (\d+)", name, message)

@@ -62,9 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     solve = sub.add_parser("solve", help="schedule a graph and verify the result")
     add_input(solve, optional=True)
-    solve.add_argument("--objective", choices=["auto", "A", "latency", "memory"], default="auto",
+    solve.add_argument("--objective", choices=["auto", "A", "latency", "memory", "ii"], default="auto",
                        help="A: weighted peak + alpha*communication within D stages; latency: makespan under limits; "
-                            "memory: peak live bits within D stages; auto: latency when a resource is limited, else A")
+                            "memory: peak live bits within D stages; ii: modulo schedule, minimum II then length; "
+                            "auto: ii for loop-carried edges or an II, else latency when a resource is limited, else A")
+    solve.add_argument("--ii", type=int, help="modulo scheduling: use this initiation interval (default: the smallest found)")
+    solve.add_argument("--last-op", help="SSP: the op whose start time is minimised (default: the graph's last op, as CIRCT)")
+    solve.add_argument("--cycle-time", type=float, help="SSP chaining problems: the cycle time for chain breaking")
     solve.add_argument("--depth", type=int, help="objective A: number of stages D (default: nodes on the longest path)")
     solve.add_argument("--alpha", type=float, default=0.01, help="objective A: communication weight (default 0.01)")
     solve.add_argument("--time-limit", type=float, default=60.0, help="seconds of optimisation (default 60)")
@@ -97,7 +101,7 @@ def _load(args):
     from .formats import read_problem
     from .generators import fft_example
 
-    options = {}
+    options = _ssp_options(args) if args.input is not None and _is_ssp(args) else {}
     latencies = _parse_latencies(getattr(args, "latency", None))
     if latencies:
         options["latencies"] = latencies
@@ -122,7 +126,51 @@ def _load(args):
             return problem
         problem = read_problem(args.input, format=args.format, **options)
     limits = _parse_limits(args.limit)
-    return problem.with_limits(limits) if limits else problem
+    problem = problem.with_limits(limits) if limits else problem
+    if getattr(args, "last_op", None) is not None and not (args.input is not None and _is_ssp(args)):
+        if args.last_op not in problem.index_of():
+            from .problem import ProblemError
+
+            raise ProblemError(f"--last-op {args.last_op!r} names no operation of {problem.name}")
+        problem = problem.replace(last_op=args.last_op)
+    if getattr(args, "ii", None) is not None:
+        from .problem import ProblemError
+
+        if args.ii < 1:
+            raise ProblemError(f"--ii must be an integer >= 1, got {args.ii}")
+        problem = problem.replace(ii=args.ii)
+    return problem
+
+
+def _ssp_options(args) -> dict:
+    """Reader options of CIRCT SSP input: the last op and the cycle time (scheduler options in CIRCT)."""
+    from .problem import ProblemError
+
+    cycle_time = getattr(args, "cycle_time", None)
+    if cycle_time is not None and not (math.isfinite(cycle_time) and cycle_time > 0):
+        raise ProblemError(f"--cycle-time must be a number > 0, got {cycle_time}")
+    options = {"last_op": getattr(args, "last_op", None), "cycle_time": cycle_time}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _is_ssp(args) -> bool:
+    from .formats import detect_format
+
+    if args.format is not None:
+        return args.format == "ssp"
+    return os.path.splitext(args.input)[1].lower() == ".mlir" or detect_format(args.input) == "ssp"
+
+
+def _ssp_solve_problem(args, problem):
+    """SSP input: the case (for auxiliary edges and the writer) and the problem to solve, which for chaining
+    classes carries CIRCT's chain-breaking dependences (the returned schedule is checked against both)."""
+    from .formats import ssp
+
+    case = ssp.read_case(args.input, **_ssp_options(args))
+    if case.problem_class not in ssp.CHAINING_CLASSES:
+        return case, problem
+    chained = ssp.chain_breaking_problem(problem, case.edge_aux, problem.cycle_time)
+    return case, chained
 
 
 def _is_dot(args) -> bool:
@@ -220,7 +268,17 @@ def cmd_solve(args) -> int:
     problem = _load(args)
     objective = args.objective
     if objective == "auto":
-        objective = "latency" if problem.has_limits() else "A"
+        cyclic = problem.ii is not None or bool((problem.edge_distance > 0).any()) or (problem.problem_class or "").endswith("CyclicProblem") \
+            or problem.problem_class == "ModuloProblem"
+        objective = "ii" if cyclic else "latency" if problem.has_limits() else "A"
+    case = None
+    original = problem
+    if args.input is not None and _is_ssp(args):
+        if args.ii is None:
+            problem = original = problem.replace(ii=None)  # an II in the file is a previous solution, not a given
+        case, problem = _ssp_solve_problem(args, problem)
+        if objective in ("A", "latency") and not problem.has_limits() and problem.last_op is not None:
+            objective = "ii"  # resource-free CIRCT classes: the ASAP schedule minimises t(last op) (and every t)
     config = SolverConfig(objective=objective, depth=args.depth, alpha=args.alpha, time_limit=args.time_limit,
                           max_iters=args.max_iters, patience=args.patience, seed=args.seed, device=args.device,
                           backend=args.backend)
@@ -231,10 +289,14 @@ def cmd_solve(args) -> int:
         progress.close()
     polished = _polish(problem, result, objective, args) if args.polish else None
     violations = verify.check(problem.replace(depth=result.depth) if result.depth else problem, result.schedule)
+    if case is not None:  # CIRCT's verify() on the input itself (chaining: z and in-cycle precedence too)
+        from .formats import ssp
+
+        violations += [v for v in ssp.with_solution(case, result.schedule).check_schedule() if v not in violations]
     verified = not violations
-    metrics = verify.evaluate(problem, result.schedule, alpha=args.alpha)
+    metrics = verify.evaluate(problem, result.schedule, alpha=args.alpha, last_op=problem.last_op)
     total = time.perf_counter() - t0
-    value_key = {"A": "objective_a", "memory": "peak_live_bits"}.get(objective, "makespan")
+    value_key = {"A": "objective_a", "memory": "peak_live_bits", "ii": "ii"}.get(objective, "makespan")
     payload = {
         "format_version": 1,
         "instance": problem.name,
@@ -268,9 +330,18 @@ def cmd_solve(args) -> int:
     if polished is not None:
         payload["objective"]["value_before_polish"] = polished["value_before"]
         payload["solver"]["polish"] = polished
-    if args.out:
+    if objective == "ii":
+        payload["objective"].update(res_mii=result.res_mii, rec_mii=result.rec_mii, length=result.length,
+                                    length_metric=result.length_metric, length_lower_bound=result.length_lower_bound,
+                                    found_by=result.found_by)
+    if args.out and case is not None and str(args.out).lower().endswith(".mlir"):
+        from .formats import ssp
+        from .formats._io import write_output
+
+        write_output(args.out, ssp.dumps_case(ssp.with_solution(case, result.schedule)))
+    elif args.out:
         reserved = ("format_version", "instance", "start", "ii")
-        write_schedule(args.out, problem, result.schedule, extra={k: v for k, v in payload.items() if k not in reserved})
+        write_schedule(args.out, original, result.schedule, extra={k: v for k, v in payload.items() if k not in reserved})
     if args.plot:
         from .plot import plot_schedule
 
@@ -319,8 +390,11 @@ def _polish(problem, result, objective: str, args) -> dict:
     """Hand the solver's schedule to an exact solver as a warm start (`exact.polish`, never worse) and adopt what
     it improves; the caller verifies the schedule again. Returns what the JSON and the table report."""
     from . import exact
+    from .problem import ProblemError
     from .schedule import Schedule
 
+    if objective == "memory":
+        raise ProblemError("--polish does not support the memory objective")
     before = result.value
     res = exact.polish(problem, result.schedule.start, objective, alpha=args.alpha, depth=result.depth,
                        method=args.polish, time_limit=args.polish_time)

@@ -459,6 +459,8 @@ def polish(
     else:
         res.improved = False
         res.start, res.value = h.copy(), float(value0)
+    if res.status not in ("optimal", "feasible"):  # e.g. too-large or timeout: say so, the start is still returned
+        res.message = f"solver status {res.status}" + (f": {res.message}" if res.message else "")
     res.status = "optimal" if res.status == "optimal" else "feasible"
     return res
 
@@ -657,6 +659,25 @@ def _build_highs(model: _Model, strong: bool = False):
     return cost, lower, upper, integrality, np.concatenate(rlo), np.concatenate(rhi), start, c.astype(np.int32), v, layout
 
 
+def _new_highs(highspy, log: bool):
+    """A Highs instance; its constructor prints a banner on the C-level stdout, which would corrupt JSON output
+    (e.g. `gaus-fast solve --quiet --polish highs`), so fd 1 is pointed at /dev/null meanwhile unless logging."""
+    if log:
+        return highspy.Highs()
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _solve_highs(model: _Model, problem, res, time_limit, threads, hint, max_vars, max_nonzeros, seed, log, t0, options):
     import highspy
 
@@ -681,7 +702,7 @@ def _solve_highs(model: _Model, problem, res, time_limit, threads, hint, max_var
     off, var_op, var_d, nbin = layout
     ncol, nrow = len(cost), len(rlo)
     res.model_size.update({"columns": ncol, "rows": nrow, "nonzeros": int(len(a_value))})
-    h = highspy.Highs()
+    h = _new_highs(highspy, log)
     h.setOptionValue("output_flag", bool(log))
     h.setOptionValue("log_to_console", bool(log))
     h.setOptionValue("time_limit", float(max(time_limit - (time.perf_counter() - t0), 0.1)))

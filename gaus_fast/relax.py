@@ -156,3 +156,73 @@ def expected_usage(
         inside = (steps >= 0) & (steps < horizon)
         usage.index_add_(0, (base + steps)[inside], p[inside])
     return usage.view(n_channels, width)
+
+
+# ----------------------------------------------------------------------------------------------- live storage
+def lifetime_windows(mu: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, half_window: int):
+    """Window geometry of `expected_live_bits` (shared with the kernels): per op its centre ``c_i = round(mu_i)``,
+    ``m_i = max_j c_j`` over its consumers (-1 where it has none) and whether it has any."""
+    n = mu.shape[0]
+    center = torch.round(mu.detach()).to(torch.long)
+    last = torch.full((n,), torch.iinfo(torch.long).min, dtype=torch.long, device=mu.device)
+    if src.numel():
+        last.scatter_reduce_(0, src.long(), center[dst.long()], reduce="amax")
+    has = last > torch.iinfo(torch.long).min
+    return center, torch.where(has, last, center), has
+
+
+def expected_live_bits(
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    bits: torch.Tensor,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    horizon: int,
+    half_window: int,
+) -> torch.Tensor:
+    """Expected live bits per step ``E[Reg(d)] = sum_i b_i P(t_i <= d < max_j t_j)``, shape ``(horizon,)``.
+
+    ``src -> dst`` lists each (producer, consumer) pair once (a repeated pair would square its factor). With
+    ``t = round(X)``, ``P(t_i <= d) = F_i(d) = Phi((d + 0.5 - mu_i) / sigma_i)`` and, the starts being independent,
+    ``P(t_i <= d < max_j t_j) = F_i(d) (1 - prod_j F_j(d))``; the product is ``exp(S)`` with
+    ``S = sum_j log F_j(d)`` from the stable log-cdf (no underflow in the left tail) and ``1 - exp(S) = -expm1(S)``
+    (no cancellation when every consumer has surely started). An op without consumers is never live (the
+    empty product is 1), as in `verify.evaluate`'s ``peak_live_bits``.
+
+    Windows, never ops x horizon: with ``c_i = round(mu_i)`` and ``m_i = max_j c_j``, the value rises within
+    ``[c_i - H, c_i + H]`` and falls within ``[m_i - H, m_i + H]`` (``H = half_window``, at least ~4 sigma): both are
+    evaluated exactly (their union, each step once); on the plateau strictly between them (when ``m_i > c_i + 2H``)
+    the op counts its full ``b_i`` (there ``F_i ~ 1`` and ``prod F_j ~ 0``; no gradient); elsewhere 0. Steps
+    outside ``[0, horizon)`` are dropped. Differentiable in ``mu`` and ``sigma``.
+    """
+    n = mu.shape[0]
+    live = torch.zeros(horizon, dtype=mu.dtype, device=mu.device)
+    if n == 0 or horizon <= 0:
+        return live
+    src, dst = src.long(), dst.long()
+    center, last, has = lifetime_windows(mu, src, dst, half_window)
+    h = int(half_window)
+    k = 2 * h + 1
+    off = torch.arange(-h, h + 1, device=mu.device)
+    steps = torch.cat([center[:, None] + off, last[:, None] + off], dim=1)  # (n, 2k)
+    second = torch.arange(2 * k, device=mu.device)[None, :] >= k
+    dup = second & ((steps - center[:, None]).abs() <= h)
+    valid = has[:, None] & ~dup & (steps >= 0) & (steps < horizon)
+    f_own = normal_cdf((steps + 0.5 - mu[:, None]) / sigma[:, None])
+    s = torch.zeros(n, 2 * k, dtype=mu.dtype, device=mu.device)
+    if src.numel():
+        z = (steps[src] + 0.5 - mu[dst][:, None]) / sigma[dst][:, None]
+        s = s.index_add(0, src, torch.special.log_ndtr(z))
+    val = bits.to(mu.dtype)[:, None] * f_own * -torch.expm1(s)
+    live = live.index_add(0, steps[valid], val[valid])
+    # plateau [c + H + 1, m - H) at full width, by a difference array
+    lo = (center + h + 1).clamp(0, horizon)
+    hi = (last - h).clamp(0, horizon)
+    flat = has & (hi > lo)
+    if flat.any():
+        diff = torch.zeros(horizon + 1, dtype=mu.dtype, device=mu.device)
+        b = bits.to(mu.dtype)[flat]
+        diff.index_add_(0, lo[flat], b)
+        diff.index_add_(0, hi[flat], -b)
+        live = live + torch.cumsum(diff, 0)[:horizon]
+    return live

@@ -25,7 +25,8 @@ from . import baselines, bounds, kernels, relax, score
 from .problem import NoScheduleError, Problem, ProblemError
 from .schedule import Schedule
 
-OBJECTIVES = ("A", "latency", "memory")  # memory: peak live bits, `solver_memory`
+OBJECTIVES = ("A", "latency", "memory", "ii")  # memory: peak live bits, `solver_memory`; ii: `solver_modulo`
+INITS = ("best", "list", "midpoint", "random")
 # Each legalisation also tries mu perturbed by these amounts (in steps): a cheap randomised list schedule around
 # the relaxed solution, which helps most on small graphs where one legalisation costs microseconds.
 LEGALIZE_NOISE = (0.0, 0.15, 0.3, 0.5, 0.8)
@@ -58,10 +59,14 @@ class SolverConfig:
     backend: str = "auto"
     dtype: torch.dtype = torch.float64
     threads: int = 1  # CPU threads for torch during the solve (more gave no speed-up on small CPUs; see notes)
+    init: str = "best"  # objective A start (the ablation in perf/compare.py): "best" of the baselines after local
+    # search; or from one source only: "list" schedule, ASAP/ALAP "midpoint", "random" mu in [ASAP, ALAP]
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ProblemError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.init not in INITS:
+            raise ProblemError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
         for name in ("time_limit", "lr", "sigma_floor", "rho"):
             if not getattr(self, name) > 0:
                 raise ProblemError(f"{name.replace('_', ' ')} must be > 0, got {getattr(self, name)}")
@@ -130,8 +135,13 @@ def solve(problem: Problem, config: SolverConfig | None = None, progress: Progre
     config = config or SolverConfig()
     config.device = resolve_device(config.device)
     config.backend = resolve_backend(config.backend, config.device)
-    if np.any(problem.edge_distance):
-        raise ProblemError("loop-carried dependences (distance > 0) need the modulo scheduler, which is not available yet")
+    if config.objective == "ii" or problem.ii is not None or np.any(problem.edge_distance):
+        # Pipelined problems: minimum II, then the length (`solver_modulo`, which imports this module).
+        from .solver_modulo import solve_modulo
+
+        if config.objective not in ("ii", "latency"):
+            raise ProblemError(f"objective {config.objective!r} has no modulo form (loop-carried edges or an II); use 'ii'")
+        return solve_modulo(problem, config, progress)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, config.threads))
     try:
@@ -216,6 +226,10 @@ class _Relaxation:
     def usage(self, mu, sigma, weight, hold, horizon, half, channel=None, n_channels=1) -> torch.Tensor:
         return kernels.expected_usage(mu, sigma, weight, hold, horizon, half, channel, n_channels, backend=self.config.backend)
 
+    def bound_loss(self, sigma: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+        """Expected violation of ``0 <= t_i <= upper_i``, summed (one fused pass on CPU)."""
+        return kernels.bound_loss(self.mu, sigma, 0.0, upper, backend=self.config.backend)
+
     def step(self, loss: torch.Tensor) -> None:
         self.mu.grad = self.rho_param.grad = None
         loss.backward()
@@ -290,6 +304,19 @@ def _polish_a(problem: Problem, start: np.ndarray, alpha: float, depth: int) -> 
     return start if _meets_limits(problem, start) and (start + problem.span).max(initial=0) <= depth else None
 
 
+def _ablation_start(problem: Problem, init: str, depth: int, listed: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(legal start, initial mu) from one source only, without the local search: the list schedule, the ASAP/ALAP
+    midpoint or uniform random mu in [ASAP, ALAP], legalised (the list schedule when that fails)."""
+    if init == "list":
+        return listed, listed.astype(np.float64)
+    early, late = bounds.asap(problem).astype(np.float64), bounds.alap(problem, depth).astype(np.float64)
+    mu = (early + late) / 2.0 if init == "midpoint" else rng.uniform(early, late + 1e-9)
+    start, ok = bounds.legalize(problem, mu, depth)
+    if not (ok and _meets_limits(problem, start)):
+        return listed, listed.astype(np.float64)
+    return start, mu
+
+
 def _solve_objective_a(problem: Problem, config: SolverConfig, progress: ProgressFn | None) -> SolveResult:
     clock = _Clock(config, progress)
     rng = np.random.default_rng(config.seed)
@@ -326,6 +353,10 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
             raise NoScheduleError(f"no schedule within D={depth} stages under the resource limits was found "
                                   f"(list scheduling needs {need}); raise the depth bound or the limits")
         best_start, best_value = start, score.objective_a(problem, start, alpha)
+    mu0 = best_start.astype(np.float64)
+    if config.init != "best":
+        best_start, mu0 = _ablation_start(problem, config.init, depth, listed.start, rng)
+        best_value = score.objective_a(problem, best_start, alpha)
     result = SolveResult(Schedule(best_start), "A", best_value, lower, base, depth, backend=config.backend, device=config.device)
     result.history.append((clock.elapsed, best_value))
     if problem.n_ops == 0 or best_value <= lower + 1e-9 or config.max_iters == 0:
@@ -335,7 +366,7 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
     early, late = bounds.asap(problem), bounds.alap(problem, depth)
     span = problem.span
     relax_state = _Relaxation(problem, config, span)
-    relax_state.reset(best_start.astype(np.float64), _initial_sigma(config, early, late, config.sigma_init_scale))
+    relax_state.reset(mu0, _initial_sigma(config, early, late, config.sigma_init_scale))
     weight = relax_state.tensor(problem.op_weight)
     hold = relax_state.tensor(np.ones(problem.n_ops), torch.long)
     comm_w = relax_state.tensor(problem.edge_comm[problem.intra_edges()])
@@ -355,8 +386,7 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
         legalize_now = (it + 1) % config.legalize_every == 0
         # Communication rides along in the dependence kernel (objective A has only intra-iteration edges).
         dep_loss = relax_state.dependence_loss(sigma, legalize_now, comm_w, alpha / obj_scale)
-        depth_viol = relax.bound_violation(relax_state.mu, sigma, 0.0, upper)
-        loss = peak / obj_scale + dep_loss + config.rho * depth_viol.sum()
+        loss = peak / obj_scale + dep_loss + config.rho * relax_state.bound_loss(sigma, upper)
         relax_state.step(loss)
         it += 1
         since_best += 1
@@ -441,7 +471,7 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
         sigma = relax_state.sigma()
         legalize_now = (it + 1) % config.legalize_every == 0
         dep_loss = relax_state.dependence_loss(sigma, legalize_now)
-        loss = dep_loss + config.rho * relax.bound_violation(relax_state.mu, sigma, 0.0, upper).sum()
+        loss = dep_loss + config.rho * relax_state.bound_loss(sigma, upper)
         if len(use_op):
             half = relax.occupancy_window(float(sigma.detach().max()), max_hold, config.window_cap)
             usage = relax_state.usage(relax_state.mu[use_op], sigma[use_op], use_weight, use_hold, target + 1, half,

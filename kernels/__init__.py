@@ -11,7 +11,10 @@ package is missing. Other differentiable schedulers can call these two functions
     from gaus_fast import kernels
     loss = kernels.dependency_loss(mu, sigma, src, dst, lag, multiplier, rho=1.0)
     usage = kernels.expected_usage(mu, sigma, weight, hold, horizon=64, half_window=8)
-    (loss + usage.max()).backward()
+    depth = kernels.bound_loss(mu, sigma, 0.0, 64 - lat)
+    (loss + usage.max() + depth).backward()
+
+(a runnable version is in the README, *Kernels for other schedulers*).
 """
 from __future__ import annotations
 
@@ -123,3 +126,56 @@ def expected_usage(
     else:
         from .occupancy_triton import expected_usage_triton as fused
     return fused(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, deterministic)
+
+
+def expected_live_bits(
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    bits: torch.Tensor,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    horizon: int,
+    half_window: int,
+    *,
+    backend: str = "auto",
+    deterministic: bool = False,
+) -> torch.Tensor:
+    """Expected live bits per step, shape ``(horizon,)``: ``sum_i b_i P(t_i <= d < max_j t_j)`` over the consumers
+    ``j`` of each op (edges ``src -> dst``, each pair once), evaluated over windows of ``half_window`` steps around
+    each op's start and its latest consumer's start (the plateau between counts in full). Differentiable in ``mu``
+    and ``sigma``; see `gaus_fast.relax.expected_live_bits` (kernels: `lifetime_numba.py`, `lifetime_triton.py`).
+    ``deterministic`` only matters for triton's atomic forward (numba is always deterministic for a thread count).
+    """
+    name = resolve_backend(backend, mu.device)
+    if name == "torch":
+        return relax.expected_live_bits(mu, sigma, bits, src, dst, int(horizon), int(half_window))
+    if name == "numba":
+        from .lifetime_numba import expected_live_bits_numba
+
+        return expected_live_bits_numba(mu, sigma, bits, src, dst, horizon, half_window, deterministic)
+    from .lifetime_triton import expected_live_bits_triton
+
+    return expected_live_bits_triton(mu, sigma, bits, src, dst, horizon, half_window)
+
+
+def bound_loss(
+    mu: torch.Tensor,
+    sigma: torch.Tensor,
+    lower: torch.Tensor | float,
+    upper: torch.Tensor | float,
+    *,
+    backend: str = "auto",
+    deterministic: bool = False,
+) -> torch.Tensor:
+    """``sum_i E[(lower_i - X_i)+] + E[(X_i - upper_i)+]``: the expected violation of start/end bounds (the depth
+    bound ``t_i + span_i <= D`` is ``upper = D - span``), a 0-d tensor differentiable in ``mu`` and ``sigma``.
+
+    ``lower`` / ``upper`` are numbers or per-op tensors. numba fuses it into one pass (`bounds_numba.py`); on CUDA it
+    runs the torch reference (`gaus_fast.relax.bound_violation`), whose few elementwise ops are cheap there.
+    """
+    name = resolve_backend(backend, mu.device)
+    if name == "numba":
+        from .bounds_numba import bound_loss_numba
+
+        return bound_loss_numba(mu, sigma, lower, upper, deterministic)
+    return relax.bound_violation(mu, sigma, lower, upper).sum()

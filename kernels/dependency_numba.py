@@ -31,61 +31,90 @@ import numba
 import numpy as np
 import torch
 from numba import njit, prange
+from numba.np.numpy_support import carray
 
-from ._numba_math import LAUNCH_LOCK, excess_and_slopes
+from ._numba_math import BLOCK, LAUNCH_LOCK, excess_and_slopes_simd, stack_block
 
 DETERMINISTIC_CHUNKS = 4
 MIN_EDGES_PER_CHUNK = 32768  # small graphs: fewer chunks, less scratch to zero and reduce
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, hi, gm, gs):
     """Edges [lo, hi): accumulate dL/dmu, dL/dsigma into gm, gs; return (loss of the chunk, out-of-range edges).
 
-    A plain serial loop (called once per chunk from the parallel driver, where LLVM optimises it better than inline
-    in the prange body): ``comm`` empty means no communication term, ``step <= 0`` no multiplier update.
+    Blocks of `BLOCK` edges in two loops: (1) the per-edge Gaussian math, branch-free and writing only stack
+    buffers, which LLVM vectorises (gathers of the endpoints' mu and sigma, `excess_and_slopes_simd`); (2) a
+    scalar loop in edge order that scatters into the per-node gradients, sums the loss and updates the
+    multipliers. ``comm`` empty means no communication term, ``step <= 0`` no multiplier update. An edge naming
+    a node outside [0, n) reads node 0 in loop (1) (a safe load) and is skipped and counted in loop (2).
     """
     n = mu.shape[0]
     has_comm = comm.shape[0] > 0 and alpha != 0.0
     update = step > 0.0
     half_rho = 0.5 * rho
+    # No communication: read one zero weight (stride 0) instead of branching inside the vector loop.
+    cstride = 1 if has_comm else 0
+    if not has_comm:
+        alpha = 0.0
+        comm = np.zeros(1, mu.dtype)
+    g_mu = carray(stack_block(np.float64), BLOCK)  # dL/dmu_u (dL/dmu_v is its negative)
+    g_su = carray(stack_block(np.float64), BLOCK)  # dL/dsigma_u
+    g_sv = carray(stack_block(np.float64), BLOCK)  # dL/dsigma_v
+    l_e = carray(stack_block(np.float64), BLOCK)  # loss of the edge
+    v_e = carray(stack_block(np.float64), BLOCK)  # violation of the edge (multiplier update)
+    m_e = carray(stack_block(np.float64), BLOCK)  # mu_u - mu_v
+    s_u = carray(stack_block(np.float64), BLOCK)  # sigma_u
+    s_v = carray(stack_block(np.float64), BLOCK)  # sigma_v
     acc = 0.0
     n_bad = 0
-    for e in range(lo, hi):
-        u = src[e]
-        v = dst[e]
-        if u < 0 or u >= n or v < 0 or v >= n:
-            n_bad += 1
-            continue
-        su = np.float64(sigma[u])
-        sv = np.float64(sigma[v])
-        mu_u = np.float64(mu[u])
-        mu_v = np.float64(mu[v])
-        m = mu_u + np.float64(lag[e]) - mu_v
-        s = math.sqrt(su * su + sv * sv)
-        val, cdf, pdf = excess_and_slopes(m, s)
-        me = np.float64(mult[e])
-        acc += me * val + half_rho * val * val
-        dv = me + rho * val  # dL/dv
-        g_m = dv * cdf  # dL/dm
-        g_s = dv * pdf / s  # dL/ds / s
-        if has_comm:
-            aw = alpha * np.float64(comm[e])
-            acc += aw * (mu_v - mu_u)
-            gm[u] += g_m - aw
-            gm[v] += aw - g_m
-        else:
-            gm[u] += g_m
-            gm[v] -= g_m
-        gs[u] += g_s * su
-        gs[v] += g_s * sv
-        if update:
-            nm = me + step * val
-            mult[e] = cap if nm > cap else nm  # NaN stays NaN, like torch.clamp
+    for b0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - b0)
+        for j in range(nb):  # (0) scalar gathers of the endpoints (scalar loads overlap misses better)
+            e = b0 + j
+            u = src[e]
+            v = dst[e]
+            u = u if (u >= 0) & (u < n) else 0
+            v = v if (v >= 0) & (v < n) else 0
+            m_e[j] = np.float64(mu[u]) - np.float64(mu[v])
+            s_u[j] = np.float64(sigma[u])
+            s_v[j] = np.float64(sigma[v])
+        for j in range(nb):  # (1) vectorised
+            e = b0 + j
+            su = s_u[j]
+            sv = s_v[j]
+            d_uv = m_e[j]
+            m = d_uv + np.float64(lag[e])
+            s = math.sqrt(su * su + sv * sv)
+            val, cdf, pdf = excess_and_slopes_simd(m, s)
+            me = np.float64(mult[e])
+            aw = alpha * np.float64(comm[e * cstride])
+            dv = me + rho * val  # dL/dv
+            g_s = dv * pdf / s  # dL/ds / s
+            g_mu[j] = dv * cdf - aw  # dL/dm - alpha w
+            g_su[j] = g_s * su
+            g_sv[j] = g_s * sv
+            l_e[j] = me * val + half_rho * val * val - aw * d_uv
+            v_e[j] = val
+        for j in range(nb):  # (2) scalar, in edge order
+            e = b0 + j
+            u = src[e]
+            v = dst[e]
+            if u < 0 or u >= n or v < 0 or v >= n:
+                n_bad += 1
+                continue
+            acc += l_e[j]
+            gm[u] += g_mu[j]
+            gm[v] -= g_mu[j]
+            gs[u] += g_su[j]
+            gs[v] += g_sv[j]
+            if update:
+                nm = np.float64(mult[e]) + step * v_e[j]
+                mult[e] = cap if nm > cap else nm  # NaN stays NaN, like torch.clamp
     return acc, n_bad
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def dependency_forward_kernel(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, n_chunks):
     """(loss, grad_mu, grad_sigma, n_bad): float64 loss and gradients; ``mult`` updated in place when ``step > 0``.
 

@@ -77,10 +77,15 @@ def test_bad_device_and_backend():
         solve(p, SolverConfig(objective="latency", device="tpu", max_iters=0))
 
 
-def test_loop_carried_is_refused():
+def test_loop_carried_goes_to_the_modulo_scheduler():
+    """Loop-carried edges are a modulo problem: objective A has no modulo form and says so; latency/ii solve it
+    and the schedule passes the verifier at the II it reports."""
     p = Problem.build({"t": 1}, [("a", "t"), ("b", "t")], [("a", "b"), ("b", "a", 0, 1)], ii=2)
-    with pytest.raises(ProblemError, match="loop-carried"):
-        solve(p, SolverConfig(objective="latency", max_iters=0))
+    with pytest.raises(ProblemError, match="no modulo form"):
+        solve(p, SolverConfig(objective="A", max_iters=0))
+    result = solve(p, SolverConfig(objective="latency", max_iters=0))
+    assert result.schedule.ii is not None and result.schedule.ii >= 2
+    assert verify.check(p.replace(ii=result.schedule.ii), result.schedule) == []
 
 
 def test_depth_below_critical_path():

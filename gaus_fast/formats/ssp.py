@@ -1412,6 +1412,75 @@ def check_chaining(problem: Problem, schedule: Schedule, start_in_cycle: Mapping
     return msgs
 
 
+def chain_breaking_problem(problem: Problem, edge_aux: np.ndarray | None, cycle_time: float | None) -> Problem:
+    """The problem a chaining scheduler solves (CIRCT ``computeChainBreakingDependences``): for every op j and
+    every combinational chain reaching it along value edges (not auxiliary, distance 0) whose accumulated delay
+    plus ``incDelay_j`` exceeds ``cycle_time``, an extra edge origin -> j with delay 1 (one more step separates
+    them). A chain starts at its origin op; it accumulates ``outDelay`` through each latency-0 op and is cut by
+    an op with latency > 0 (which contributes only its ``outDelay``). Errors as CIRCT: no cycle time, or delays of
+    an operator type above it. Missing delays count as 0. Without chaining delays the problem comes back as is."""
+    if not any(t.incoming_delay is not None or t.outgoing_delay is not None for t in problem.operator_types):
+        return problem
+    if cycle_time is None:
+        raise ProblemError("chaining problems need a cycle time (CIRCT: Missing option 'cycle-time'); pass --cycle-time")
+    for t in problem.operator_types:
+        if (t.incoming_delay or 0.0) > cycle_time or (t.outgoing_delay or 0.0) > cycle_time:
+            raise ProblemError(f"Delays of operator type '{t.name}' exceed maximum cycle time: {cycle_time:g}")
+    n = problem.n_ops
+    lat = problem.latency
+    types = problem.operator_types
+    inc = np.array([types[k].incoming_delay or 0.0 for k in problem.op_type], dtype=np.float64)
+    out = np.array([types[k].outgoing_delay or 0.0 for k in problem.op_type], dtype=np.float64)
+    aux = np.zeros(problem.n_edges, bool) if edge_aux is None else np.asarray(edge_aux, bool)
+    value = np.flatnonzero(~aux & (problem.edge_distance == 0))
+    preds: list[list[int]] = [[] for _ in range(n)]
+    for e in value:
+        preds[problem.edge_dst[e]].append(int(problem.edge_src[e]))
+    from .. import _core
+
+    order = _core.topological_order(n, problem.edge_src[value], problem.edge_dst[value])
+    chains: list[dict[int, float]] = [dict() for _ in range(n)]  # chains[j][origin] = delay arriving at j
+    extra: list[tuple[int, int]] = []
+    for j in order:
+        j = int(j)
+        here = chains[j]
+        here[j] = 0.0
+        for i in preds[j]:
+            if lat[i] > 0:  # registered result: only its outgoing delay reaches j
+                here[i] = max(here.get(i, 0.0), out[i])
+                continue
+            for origin, d in chains[i].items():
+                here[origin] = max(d + out[i], here.get(origin, 0.0))
+        for origin in [o for o, d in here.items() if d + inc[j] > cycle_time]:
+            extra.append((origin, j))
+            del here[origin]
+    if not extra:
+        return problem
+    src = np.concatenate([problem.edge_src, [a for a, _ in extra]]).astype(np.int32)
+    dst = np.concatenate([problem.edge_dst, [b for _, b in extra]]).astype(np.int32)
+    k = len(extra)
+    return problem.replace(
+        edge_src=src, edge_dst=dst, edge_delay=np.concatenate([problem.edge_delay, np.ones(k, np.int64)]),
+        edge_distance=np.concatenate([problem.edge_distance, np.zeros(k, np.int64)]),
+        edge_comm=np.concatenate([problem.edge_comm, np.zeros(k)]),
+    )
+
+
+def with_solution(case: SSPCase, schedule: Schedule) -> SSPCase:
+    """A copy of ``case`` carrying ``schedule``: ``t`` on every op, the schedule's II on the instance (cyclic
+    classes) and, for chaining classes, the earliest start times in cycle ``z`` (CIRCT ``computeStartTimesInCycle``)."""
+    from dataclasses import replace as dc_replace
+
+    p = case.problem
+    start = {op: int(t) for op, t in zip(p.op_ids, np.asarray(schedule.start))}
+    z = {}
+    if case.problem_class in CHAINING_CLASSES:
+        z = {op: float(v) for op, v in zip(p.op_ids, start_times_in_cycle(p, schedule, case.edge_aux))}
+    ii = schedule.ii if schedule.ii is not None else p.ii
+    problem = p.replace(ii=ii) if case.problem_class in CYCLIC_CLASSES and ii is not None else p
+    return dc_replace(case, problem=problem, start=start, start_in_cycle=z)
+
+
 # ---------------------------------------------------------------------------------------------------- writing
 def _float_text(v: float) -> str:
     """CIRCT's spelling (``1.000000e-01 : f32``), with more digits when 7 do not give ``v`` back."""
