@@ -106,9 +106,18 @@ def bound_violation(mu: torch.Tensor, sigma: torch.Tensor, lower: torch.Tensor |
     return expected_excess(lower - mu, sigma) + expected_excess(mu - upper, sigma)
 
 
+WINDOW_SIGMAS = 4.0  # the solvers' occupancy windows reach this many sigmas (P(|Z| > 4) = 6e-5) plus the hold
+
+
 def occupancy_window(sigma_max: float, hold_max: int, cap: int) -> int:
     """Half-width of the step window around round(mu): 4 sigma plus the hold, capped (memory is ops x window)."""
-    return int(min(cap, math.ceil(4.0 * sigma_max) + hold_max + 1))
+    return int(min(cap, math.ceil(WINDOW_SIGMAS * sigma_max) + hold_max + 1))
+
+
+def row_half_windows(sigma: torch.Tensor, hold: torch.Tensor, half_window: int, window_sigmas: float) -> torch.Tensor:
+    """Per-row half windows ``min(half_window, ceil(window_sigmas * sigma_i) + hold_i + 1)`` (int64)."""
+    reach = torch.ceil(window_sigmas * sigma).clamp(0, half_window).to(torch.long)
+    return (reach + hold.to(torch.long) + 1).clamp(max=half_window)
 
 
 def expected_usage(
@@ -121,6 +130,7 @@ def expected_usage(
     channel: torch.Tensor | None = None,
     n_channels: int = 1,
     ii: int | None = None,
+    window_sigmas: float | None = None,
 ) -> torch.Tensor:
     """Expected (weighted) occupancy per (channel, step): ``u[c, d] = sum_{i in c} w_i P(i occupies d)``.
 
@@ -129,6 +139,10 @@ def expected_usage(
     ``round(mu_i)`` (plus the hold) are evaluated, so memory is rows x window, never rows x horizon. Steps
     outside [0, horizon) are dropped (the depth term handles them). With ``ii`` the steps fold onto slots
     ``d mod ii`` (modulo scheduling) and each channel has ii entries. Returns shape (n_channels, horizon or ii).
+
+    With ``window_sigmas = k`` each row's window shrinks to its own width (`row_half_windows`): row i evaluates
+    the steps ``round(mu_i) + j``, ``-H_i <= j < H_i + h_i``, ``H_i = min(half_window, ceil(k sigma_i) + h_i + 1)``
+    (the rule of `occupancy_window` per row), so narrow rows cost little when a few wide ones set half_window.
     """
     width = horizon if ii is None else ii
     n = mu.shape[0]
@@ -147,6 +161,10 @@ def expected_usage(
     lower = upper - hold[:, None]
     steps = edges[:, max_hold:]
     p = interval_from_tails(z.gather(1, lower), tail.gather(1, lower), z[:, max_hold:], tail[:, max_hold:])
+    if window_sigmas is not None:
+        row_half = row_half_windows(sigma.detach(), hold, half_window, window_sigmas)
+        offset = torch.arange(-half_window, half_window + max_hold, device=mu.device)[None, :]
+        p = torch.where((offset >= -row_half[:, None]) & (offset < (row_half + hold)[:, None]), p, 0.0)
     p = p * weight[:, None]
     base = 0 if channel is None else (channel * width)[:, None]
     usage = torch.zeros(n_channels * width, dtype=mu.dtype, device=mu.device)

@@ -223,8 +223,10 @@ class _Relaxation:
             backend=self.config.backend,
         )
 
-    def usage(self, mu, sigma, weight, hold, horizon, half, channel=None, n_channels=1) -> torch.Tensor:
-        return kernels.expected_usage(mu, sigma, weight, hold, horizon, half, channel, n_channels, backend=self.config.backend)
+    def usage(self, mu, sigma, weight, hold, horizon, half, channel=None, n_channels=1, ii=None) -> torch.Tensor:
+        """Expected usage over per-row windows (the global ``half`` is set by the widest row)."""
+        return kernels.expected_usage(mu, sigma, weight, hold, horizon, half, channel, n_channels, ii,
+                                      window_sigmas=relax.WINDOW_SIGMAS, backend=self.config.backend)
 
     def bound_loss(self, sigma: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
         """Expected violation of ``0 <= t_i <= upper_i``, summed (one fused pass on CPU)."""
@@ -317,6 +319,34 @@ def _ablation_start(problem: Problem, init: str, depth: int, listed: np.ndarray,
     return start, mu
 
 
+class ObjectiveARelaxation:
+    """Objective A's relaxed loss and one Adam step on it: the soft maximum of the expected per-step weights, the
+    dependences' augmented Lagrangian with alpha * communication fused into the same edge pass, and the expected
+    depth-bound violation. One `gradient_step` is one solver iteration without legalisation (`perf/bench_kernels.py`
+    times it)."""
+
+    def __init__(self, problem: Problem, config: SolverConfig, depth: int, lower: float):
+        self.config, self.depth = config, depth
+        self.state = _Relaxation(problem, config, problem.span)
+        self.weight = self.state.tensor(problem.op_weight)
+        self.hold = self.state.tensor(np.ones(problem.n_ops), torch.long)
+        self.comm_w = self.state.tensor(problem.edge_comm[problem.intra_edges()])
+        self.upper = self.state.tensor(depth - problem.span)
+        # Normalise the objective so that one unit of loss is one lower bound; the peak is a soft maximum.
+        self.scale = max(lower, 1e-9)
+
+    def gradient_step(self, update_multipliers: bool) -> None:
+        config, state = self.config, self.state
+        sigma = state.sigma()
+        half = relax.occupancy_window(float(sigma.detach().max()), 1, config.window_cap)
+        usage = state.usage(state.mu, sigma, self.weight, self.hold, self.depth, half)[0]
+        tau = config.temperature * self.scale
+        peak = tau * torch.logsumexp(usage / tau, 0)
+        # Communication rides along in the dependence kernel (objective A has only intra-iteration edges).
+        dep_loss = state.dependence_loss(sigma, update_multipliers, self.comm_w, config.alpha / self.scale)
+        state.step(peak / self.scale + dep_loss + config.rho * state.bound_loss(sigma, self.upper))
+
+
 def _solve_objective_a(problem: Problem, config: SolverConfig, progress: ProgressFn | None) -> SolveResult:
     clock = _Clock(config, progress)
     rng = np.random.default_rng(config.seed)
@@ -334,17 +364,19 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
     # ASAP, the layered schedules and the local search know no resource limits: with limits, only the list
     # schedule is legal by construction, and every candidate goes through `_polish_a`.
     if problem.has_limits():
-        for b in (asap, layered):
+        for key, b in (("asap", asap), ("layered", layered)):
             if not _meets_limits(problem, b.start):
-                base[b.name] = math.nan  # not a legal schedule under the limits
+                base[key] = math.nan  # not a legal schedule under the limits
     best_value = math.inf
     for b in (asap, listed, layered):
-        start = _polish_a(problem, b.start, alpha, depth)
-        if start is None:
-            continue
-        value = score.objective_a(problem, start, alpha)
-        if value < best_value:
-            best_start, best_value = start, value
+        # The local search's repair under limits can lose to its own input, so the legal input competes too.
+        raw = b.start if _meets_limits(problem, b.start) and (b.start + problem.span).max(initial=0) <= depth else None
+        for start in (raw, _polish_a(problem, b.start, alpha, depth)):
+            if start is None:
+                continue
+            value = score.objective_a(problem, start, alpha)
+            if value < best_value:
+                best_start, best_value = start, value
     if not math.isfinite(best_value):
         # Only possible under resource limits: the legalizer gets one more try from the list schedule's order.
         start, ok = bounds.legalize(problem, listed.start.astype(np.float64), depth)
@@ -364,30 +396,16 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
         return result
 
     early, late = bounds.asap(problem), bounds.alap(problem, depth)
-    span = problem.span
-    relax_state = _Relaxation(problem, config, span)
+    relaxed = ObjectiveARelaxation(problem, config, depth, lower)
+    relax_state = relaxed.state
     relax_state.reset(mu0, _initial_sigma(config, early, late, config.sigma_init_scale))
-    weight = relax_state.tensor(problem.op_weight)
-    hold = relax_state.tensor(np.ones(problem.n_ops), torch.long)
-    comm_w = relax_state.tensor(problem.edge_comm[problem.intra_edges()])
-    upper = relax_state.tensor(depth - span)
-    # Normalise the objective so that one unit of loss is one lower bound; the peak is a soft maximum.
-    obj_scale = max(lower, 1e-9)
-    temperature = config.temperature
     since_best = 0
     fails = 0
     restarts = 0
     it = 0
     while it < config.max_iters and not clock.out_of_time() and since_best < config.patience:
-        sigma = relax_state.sigma()
-        half = relax.occupancy_window(float(sigma.detach().max()), 1, config.window_cap)
-        usage = relax_state.usage(relax_state.mu, sigma, weight, hold, depth, half)[0]
-        peak = temperature * obj_scale * torch.logsumexp(usage / (temperature * obj_scale), 0)
         legalize_now = (it + 1) % config.legalize_every == 0
-        # Communication rides along in the dependence kernel (objective A has only intra-iteration edges).
-        dep_loss = relax_state.dependence_loss(sigma, legalize_now, comm_w, alpha / obj_scale)
-        loss = peak / obj_scale + dep_loss + config.rho * relax_state.bound_loss(sigma, upper)
-        relax_state.step(loss)
+        relaxed.gradient_step(update_multipliers=legalize_now)
         it += 1
         since_best += 1
         if legalize_now:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from . import bounds, kernels, relax
+from . import bounds, relax
 from .problem import NoScheduleError, Problem, ProblemError
 from .schedule import Schedule
 from .solver import LEGALIZE_NOISE, SolveResult, SolverConfig, _Clock, _initial_sigma, _Relaxation
@@ -225,8 +225,7 @@ def _gaus_search(problem, ii, upper, accept, config, clock, rng, deadline, mu0=N
         excess = None
         if len(use_op):
             half = relax.occupancy_window(float(sigma.detach().max()), max_hold, config.window_cap)
-            usage = kernels.expected_usage(state.mu[use_op], sigma[use_op], ones, use_hold, ii, half, use_channel,
-                                           len(limited), ii, backend=config.backend)
+            usage = state.usage(state.mu[use_op], sigma[use_op], ones, use_hold, ii, half, use_channel, len(limited), ii)
             excess = torch.relu(usage - limit)
             loss = loss + (res_mult * excess).sum() + 0.5 * config.rho * (excess * excess).sum()
         state.step(loss)

@@ -109,6 +109,7 @@ def expected_usage(
     n_channels: int = 1,
     ii: int | None = None,
     *,
+    window_sigmas: float | None = None,
     backend: str = "auto",
     deterministic: bool = False,
 ) -> torch.Tensor:
@@ -116,16 +117,18 @@ def expected_usage(
 
     Row i occupies step d when its rounded start lies in ``(d - hold_i, d]`` (``hold = 1``: pipelined, only the
     start step counts; ``hold = latency``: blocking). Only steps within ``half_window`` of ``round(mu_i)`` are
-    evaluated (memory rows x window). Differentiable in ``mu`` and ``sigma``; see `gaus_fast.relax.expected_usage`.
+    evaluated (memory rows x window); with ``window_sigmas = k`` each row only within its own
+    ``min(half_window, ceil(k sigma_i) + hold_i + 1)``, which saves most of the work when sigmas differ.
+    Differentiable in ``mu`` and ``sigma``; see `gaus_fast.relax.expected_usage`.
     """
     name = resolve_backend(backend, mu.device)
     if name == "torch":
-        return relax.expected_usage(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii)
+        return relax.expected_usage(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, window_sigmas)
     if name == "numba":
         from .occupancy_numba import expected_usage_numba as fused
     else:
         from .occupancy_triton import expected_usage_triton as fused
-    return fused(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, deterministic)
+    return fused(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, deterministic, window_sigmas)
 
 
 def expected_live_bits(

@@ -36,10 +36,10 @@ MIN_ROWS_PER_CHUNK = 4096
 
 
 @njit(inline="always", cache=True)
-def _boundaries(m, s, c0, nb, zb, pb, tb):
-    """z_k = (c0 + k + 0.5 - m) / s, phi(z_k), Phi(-|z_k|) for k < nb: one branch-free loop that LLVM vectorises
-    (`exp_nonpositive`, `mills_ratio_poly`: no libm call, no table)."""
-    for k in range(nb):
+def _boundaries(m, s, c0, k0, nb, zb, pb, tb):
+    """z_k = (c0 + k + 0.5 - m) / s, phi(z_k), Phi(-|z_k|) for k0 <= k < nb: one branch-free loop that LLVM
+    vectorises (`exp_nonpositive`, `mills_ratio_poly`: no libm call, no table)."""
+    for k in range(k0, nb):
         z = ((c0 + k) + 0.5 - m) / s
         pdf, tail = pdf_and_tail_simd(z)
         zb[k] = z
@@ -55,19 +55,30 @@ def _interval(za, ta, zb, tb):
 
 
 @njit(inline="always", cache=True)
-def _step_range(c0, max_hold, nb, horizon, ii):
-    """Columns [first, last) of the window whose step c0 + col lies in [0, horizon) (all of them with ii)."""
+def _row_columns(s, h, half, max_hold, window_sigmas):
+    """Step columns [lo, hi) of a row's window (column max_hold + half is its centre round(mu)): the whole
+    ``[-half, half + max_hold)``, or with ``window_sigmas > 0`` the row's own ``[-H, H + h)``,
+    ``H = min(half, ceil(window_sigmas * s) + h + 1)`` (`relax.row_half_windows`)."""
+    if window_sigmas <= 0.0:
+        return max_hold, 2 * (half + max_hold)
+    reach = window_sigmas * s
+    row_half = half if reach >= half else min(half, max(np.int64(math.ceil(reach)), 0) + h + 1)
+    return max_hold + half - row_half, max_hold + half + row_half + h
+
+
+@njit(inline="always", cache=True)
+def _step_range(c0, lo, hi, horizon, ii):
+    """Columns of [lo, hi) whose step c0 + col lies in [0, horizon) (all of them with ii)."""
     if ii > 0:
-        return max_hold, nb
-    first = max(max_hold, -c0)
-    last = min(nb, horizon - c0)
+        return lo, hi
+    first = max(lo, -c0)
+    last = min(hi, horizon - c0)
     return first, max(first, last)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _usage_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, out, zb, pb, tb):
+def _usage_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, window_sigmas, out, zb, pb, tb):
     """Add rows [lo, hi) into ``out`` (flat n_channels * width); zb, pb, tb: scratch of 2 (half + max_hold)."""
-    nb = 2 * (half + max_hold)
     first = -half - max_hold
     for i in range(lo, hi):
         m = np.float64(mu[i])
@@ -78,8 +89,9 @@ def _usage_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, 
         w = np.float64(weight[i])
         h = hold[i]
         base = channel[i] * width if channel.shape[0] > 0 else 0
-        _boundaries(m, s, c0, nb, zb, pb, tb)
-        c_lo, c_hi = _step_range(c0, max_hold, nb, horizon, ii)
+        s_lo, s_hi = _row_columns(s, h, half, max_hold, window_sigmas)
+        _boundaries(m, s, c0, s_lo - h, s_hi, zb, pb, tb)
+        c_lo, c_hi = _step_range(c0, s_lo, s_hi, horizon, ii)
         if ii > 0:
             for col in range(c_lo, c_hi):
                 a = col - h
@@ -92,7 +104,7 @@ def _usage_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, 
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def usage_forward_kernel(mu, sigma, weight, hold, channel, n_channels, width, horizon, half, max_hold, ii, n_chunks):
+def usage_forward_kernel(mu, sigma, weight, hold, channel, n_channels, width, horizon, half, max_hold, ii, window_sigmas, n_chunks):
     """Expected usage, flat float64 of n_channels * width (``ii = 0``: no folding, drop steps outside the horizon)."""
     n = mu.shape[0]
     size = n_channels * width
@@ -102,7 +114,7 @@ def usage_forward_kernel(mu, sigma, weight, hold, channel, n_channels, width, ho
     for c in prange(n_chunks):
         lo = min(c * per, n)
         hi = min(lo + per, n)
-        _usage_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, buf[c],
+        _usage_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, window_sigmas, buf[c],
                     np.empty(nb, np.float64), np.empty(nb, np.float64), np.empty(nb, np.float64))
     for c in range(1, n_chunks):
         buf[0] += buf[c]
@@ -110,9 +122,8 @@ def usage_forward_kernel(mu, sigma, weight, hold, channel, n_channels, width, ho
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, grad, need_w,
-                     g_mu, g_sigma, g_w, zb, pb, tb):
-    nb = 2 * (half + max_hold)
+def _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, window_sigmas, grad,
+                     need_w, g_mu, g_sigma, g_w, zb, pb, tb):
     first = -half - max_hold
     for i in range(lo, hi):
         m = np.float64(mu[i])
@@ -123,8 +134,9 @@ def _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, h
         w = np.float64(weight[i])
         h = hold[i]
         base = channel[i] * width if channel.shape[0] > 0 else 0
-        _boundaries(m, s, c0, nb, zb, pb, tb)
-        c_lo, c_hi = _step_range(c0, max_hold, nb, horizon, ii)
+        s_lo, s_hi = _row_columns(s, h, half, max_hold, window_sigmas)
+        _boundaries(m, s, c0, s_lo - h, s_hi, zb, pb, tb)
+        c_lo, c_hi = _step_range(c0, s_lo, s_hi, horizon, ii)
         gm = 0.0
         gs = 0.0
         gw = 0.0
@@ -142,7 +154,8 @@ def _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, h
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def usage_backward_kernel(mu, sigma, weight, hold, channel, width, horizon, half, max_hold, ii, grad, need_w, n_chunks):
+def usage_backward_kernel(mu, sigma, weight, hold, channel, width, horizon, half, max_hold, ii, window_sigmas, grad, need_w,
+                          n_chunks):
     """(dL/dmu, dL/dsigma, dL/dweight) per row, float64, from dL/dusage (flat float64)."""
     n = mu.shape[0]
     g_mu = np.zeros(n, np.float64)
@@ -153,12 +166,12 @@ def usage_backward_kernel(mu, sigma, weight, hold, channel, width, horizon, half
     for c in prange(n_chunks):
         lo = min(c * per, n)
         hi = min(lo + per, n)
-        _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, grad, need_w,
+        _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, window_sigmas, grad, need_w,
                          g_mu, g_sigma, g_w, np.empty(nb, np.float64), np.empty(nb, np.float64), np.empty(nb, np.float64))
     return g_mu, g_sigma, g_w
 
 
-def _prepare(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii):
+def _prepare(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, window_sigmas=None):
     if mu.dim() != 1 or sigma.shape != mu.shape:
         raise ValueError(f"mu and sigma must be 1-d of the same length, got {tuple(mu.shape)} and {tuple(sigma.shape)}")
     n = mu.shape[0]
@@ -186,7 +199,7 @@ def _prepare(mu, sigma, weight, hold, horizon, half_window, channel, n_channels,
     return dict(
         mu=as_numpy(mu, dtype), sigma=as_numpy(sigma, dtype), weight=as_numpy(weight, dtype), hold=hold_np,
         channel=chan_np, width=width, horizon=int(horizon), half=int(half_window), max_hold=max_hold,
-        ii=0 if ii is None else int(ii),
+        ii=0 if ii is None else int(ii), window_sigmas=0.0 if window_sigmas is None else float(window_sigmas),
     )
 
 
@@ -194,17 +207,17 @@ class ExpectedUsageNumba(torch.autograd.Function):
     """Forward: the usage (parallel over rows); backward: per-row gather of dL/dusage (recomputes the window)."""
 
     @staticmethod
-    def forward(ctx, mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, deterministic):
-        a = _prepare(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii)
+    def forward(ctx, mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, deterministic, window_sigmas):
+        a = _prepare(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, window_sigmas)
         n = mu.shape[0]
         with LAUNCH_LOCK:
             usage = usage_forward_kernel(
                 a["mu"], a["sigma"], a["weight"], a["hold"], a["channel"], int(n_channels), a["width"], a["horizon"],
-                a["half"], a["max_hold"], a["ii"], n_chunks_for(n, deterministic, MIN_ROWS_PER_CHUNK),
+                a["half"], a["max_hold"], a["ii"], a["window_sigmas"], n_chunks_for(n, deterministic, MIN_ROWS_PER_CHUNK),
             )
         # Saved as tensors (autograd's version check catches in-place edits before backward); numpy views again there.
         ctx.save_for_backward(mu, sigma, weight, hold, channel)
-        ctx.window = (a["width"], a["horizon"], a["half"], a["max_hold"], a["ii"])
+        ctx.window = (a["width"], a["horizon"], a["half"], a["max_hold"], a["ii"], a["window_sigmas"])
         ctx.deterministic = deterministic
         ctx.n_channels = int(n_channels)
         ctx.dtypes = (mu.dtype, sigma.dtype, weight.dtype)
@@ -213,18 +226,18 @@ class ExpectedUsageNumba(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         mu, sigma, weight, hold, channel = ctx.saved_tensors
-        width, horizon, half, max_hold, ii = ctx.window
+        width, horizon, half, max_hold, ii, window_sigmas = ctx.window
         dtype = compute_dtype(mu)
         need_mu, need_sigma, need_w = ctx.needs_input_grad[:3]
         if not (need_mu or need_sigma or need_w):
-            return (None,) * 10
+            return (None,) * 11
         grad = as_numpy(grad_out.reshape(-1), torch.float64)
         n = mu.shape[0]
         chan = np.zeros(0, np.int64) if channel is None else as_numpy(channel, torch.int64)
         with LAUNCH_LOCK:
             g_mu, g_sigma, g_w = usage_backward_kernel(
                 as_numpy(mu, dtype), as_numpy(sigma, dtype), as_numpy(weight, dtype), as_numpy(hold, torch.int64), chan,
-                width, horizon, half, max_hold, ii, grad, bool(need_w),
+                width, horizon, half, max_hold, ii, window_sigmas, grad, bool(need_w),
                 n_chunks_for(n, ctx.deterministic, MIN_ROWS_PER_CHUNK),
             )
         dt_mu, dt_sigma, dt_w = ctx.dtypes
@@ -232,7 +245,7 @@ class ExpectedUsageNumba(torch.autograd.Function):
             torch.from_numpy(g_mu).to(dt_mu) if need_mu else None,
             torch.from_numpy(g_sigma).to(dt_sigma) if need_sigma else None,
             torch.from_numpy(g_w).to(dt_w) if need_w else None,
-            None, None, None, None, None, None, None,
+            None, None, None, None, None, None, None, None,
         )
 
 
@@ -247,10 +260,12 @@ def expected_usage_numba(
     n_channels: int = 1,
     ii: int | None = None,
     deterministic: bool = False,
+    window_sigmas: float | None = None,
 ) -> torch.Tensor:
     """Expected weighted occupancy per (channel, step), shape ``(n_channels, horizon or ii)``; see the module doc.
 
-    Differentiable in ``mu``, ``sigma`` and ``weight``.
+    Differentiable in ``mu``, ``sigma`` and ``weight``. ``window_sigmas``: per-row windows, as
+    `gaus_fast.relax.expected_usage`.
     """
     return ExpectedUsageNumba.apply(mu, sigma, weight, hold, int(horizon), int(half_window), channel, int(n_channels),
-                                    None if ii is None else int(ii), bool(deterministic))
+                                    None if ii is None else int(ii), bool(deterministic), window_sigmas)

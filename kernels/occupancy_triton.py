@@ -24,6 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ..relax import row_half_windows
 from ._triton_math import interval_from_tails, normal_pdf, tail_mass
 from .dependency_triton import _check_device, _device_ctx
 
@@ -39,10 +40,16 @@ def _row_probability(k, delta, sig, hold):
 
 
 @triton.jit
+def _in_row_window(k, row_half, hold):
+    """Whether window step k lies in the row's own window [-H_i, H_i + h_i) (``window_sigmas``)."""
+    return (k >= -row_half) & (k < row_half + hold)
+
+
+@triton.jit
 def _usage_atomic_kernel(
-    center_ptr, delta_ptr, sigma_ptr, weight_ptr, hold_ptr, channel_ptr, usage_ptr,
+    center_ptr, delta_ptr, sigma_ptr, weight_ptr, hold_ptr, channel_ptr, rowhalf_ptr, usage_ptr,
     n_rows, half, window, width, ii,
-    HAS_CHANNEL: tl.constexpr, FOLD: tl.constexpr, BR: tl.constexpr, BW: tl.constexpr,
+    HAS_CHANNEL: tl.constexpr, FOLD: tl.constexpr, PER_ROW: tl.constexpr, BR: tl.constexpr, BW: tl.constexpr,
 ):
     rows = tl.program_id(0).to(tl.int64) * BR + tl.arange(0, BR)
     cols = tl.program_id(1) * BW + tl.arange(0, BW)
@@ -60,6 +67,8 @@ def _usage_atomic_kernel(
     p, za, zb = _row_probability(k[None, :], delta[:, None], sig[:, None], hold[:, None])
     step = center[:, None] + k[None, :]
     ok = rmask[:, None] & (cols < window)[None, :]
+    if PER_ROW:
+        ok = ok & _in_row_window(k[None, :], tl.load(rowhalf_ptr + rows, mask=rmask, other=0)[:, None], hold[:, None])
     if FOLD:
         slot = ((step % ii) + ii) % ii
     else:
@@ -70,9 +79,9 @@ def _usage_atomic_kernel(
 
 @triton.jit
 def _usage_gather_kernel(
-    keyc_ptr, delta_ptr, sigma_ptr, weight_ptr, hold_ptr, lo_ptr, hi_ptr, usage_ptr,
+    keyc_ptr, delta_ptr, sigma_ptr, weight_ptr, hold_ptr, rowhalf_ptr, lo_ptr, hi_ptr, usage_ptr,
     width, dmin, dmax, period, n_d,
-    BLOCK: tl.constexpr,
+    PER_ROW: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Deterministic forward: one output cell (c, t) per program, gathering the sorted rows whose window holds t."""
     pid = tl.program_id(0)
@@ -93,16 +102,19 @@ def _usage_gather_kernel(
             w = tl.load(weight_ptr + r, mask=ok, other=0.0)
             hold = tl.load(hold_ptr + r, mask=ok, other=1)
             p, za, zb = _row_probability(d - kc, delta, sig, hold)
+            if PER_ROW:
+                ok = ok & _in_row_window(d - kc, tl.load(rowhalf_ptr + r, mask=ok, other=0), hold)
             acc += tl.where(ok, p * w, 0.0)
     tl.store(usage_ptr + pid, tl.sum(acc, axis=0))
 
 
 @triton.jit
 def _usage_backward_kernel(
-    grad_ptr, center_ptr, delta_ptr, sigma_ptr, weight_ptr, hold_ptr, channel_ptr,
+    grad_ptr, center_ptr, delta_ptr, sigma_ptr, weight_ptr, hold_ptr, channel_ptr, rowhalf_ptr,
     gmu_ptr, gsig_ptr, gw_ptr,
     n_rows, half, window, width, ii,
-    HAS_CHANNEL: tl.constexpr, FOLD: tl.constexpr, NEED_W: tl.constexpr, BR: tl.constexpr, BW: tl.constexpr,
+    HAS_CHANNEL: tl.constexpr, FOLD: tl.constexpr, NEED_W: tl.constexpr, PER_ROW: tl.constexpr, BR: tl.constexpr,
+    BW: tl.constexpr,
 ):
     rows = tl.program_id(0).to(tl.int64) * BR + tl.arange(0, BR)
     rmask = rows < n_rows
@@ -115,6 +127,8 @@ def _usage_backward_kernel(
         base = tl.load(channel_ptr + rows, mask=rmask, other=0).to(tl.int64) * width
     else:
         base = tl.zeros([BR], dtype=tl.int64)
+    if PER_ROW:
+        row_half = tl.load(rowhalf_ptr + rows, mask=rmask, other=0)
     acc_mu = tl.zeros([BR, BW], dtype=tl.float32)
     acc_sig = tl.zeros([BR, BW], dtype=tl.float32)
     acc_w = tl.zeros([BR, BW], dtype=tl.float32)
@@ -124,6 +138,8 @@ def _usage_backward_kernel(
         p, za, zb = _row_probability(k[None, :], delta[:, None], sig[:, None], hold[:, None])
         step = center[:, None] + k[None, :]
         ok = rmask[:, None] & (cols < window)[None, :]
+        if PER_ROW:
+            ok = ok & _in_row_window(k[None, :], row_half[:, None], hold[:, None])
         if FOLD:
             slot = ((step % ii) + ii) % ii
         else:
@@ -160,7 +176,7 @@ def _prepare(mu, sigma, weight, hold, channel):
     return center.contiguous(), delta, sig, w, h, ch
 
 
-def _usage_forward(center, delta, sig, w, h, ch, half, max_hold, width, n_channels, ii, deterministic):
+def _usage_forward(center, delta, sig, w, h, ch, rh, half, max_hold, width, n_channels, ii, deterministic):
     n = center.numel()
     dev = center.device
     window = 2 * half + max_hold
@@ -174,9 +190,9 @@ def _usage_forward(center, delta, sig, w, h, ch, half, max_hold, width, n_channe
         bw = min(bw, triton.next_power_of_2(window))
         grid = (triton.cdiv(n, br), triton.cdiv(window, bw))
         _usage_atomic_kernel[grid](
-            center, delta, sig, w, h, ch if ch is not None else h, usage,
+            center, delta, sig, w, h, ch if ch is not None else h, rh if rh is not None else h, usage,
             n, half, window, width, ii if fold else 1,
-            HAS_CHANNEL=ch is not None, FOLD=fold, BR=br, BW=bw, num_warps=4,
+            HAS_CHANNEL=ch is not None, FOLD=fold, PER_ROW=rh is not None, BR=br, BW=bw, num_warps=4,
         )
         return usage
     # deterministic gather: sort rows by (channel, key center)
@@ -200,31 +216,34 @@ def _usage_forward(center, delta, sig, w, h, ch, half, max_hold, width, n_channe
     block = 128 if on_gpu else 1024
     _usage_gather_kernel[(n_channels * width,)](
         keyc[order].contiguous(), delta[order].contiguous(), sig[order].contiguous(), w[order].contiguous(),
-        h[order].contiguous(), lo.contiguous(), hi.contiguous(), usage,
+        h[order].contiguous(), (rh if rh is not None else h)[order].contiguous(), lo.contiguous(), hi.contiguous(), usage,
         width, dmin, dmax, period, dmax - dmin + 1,
-        BLOCK=block, num_warps=4,
+        PER_ROW=rh is not None, BLOCK=block, num_warps=4,
     )
     return usage
 
 
 class ExpectedUsageFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, deterministic):
+    def forward(ctx, mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii, deterministic, window_sigmas):
         width = horizon if ii is None else ii
         center, delta, sig, w, h, ch = _prepare(mu, sigma, weight, hold, channel)
+        rh = None
+        if window_sigmas is not None:
+            rh = row_half_windows(sigma.detach().reshape(-1), h, half_window, window_sigmas).to(torch.int32).contiguous()
         max_hold = int(h.max().item()) if h.numel() else 0
         with _device_ctx(mu):
-            usage = _usage_forward(center, delta, sig, w, h, ch, half_window, max_hold, width, n_channels, ii,
+            usage = _usage_forward(center, delta, sig, w, h, ch, rh, half_window, max_hold, width, n_channels, ii,
                                    deterministic)
-        ctx.save_for_backward(center, delta, sig, w, h, ch if ch is not None else h)
-        ctx.meta = (half_window, max_hold, width, ii, ch is not None, mu.dtype, sigma.dtype, weight.dtype,
-                    mu.shape, sigma.shape, weight.shape)
+        ctx.save_for_backward(center, delta, sig, w, h, ch if ch is not None else h, rh if rh is not None else h)
+        ctx.meta = (half_window, max_hold, width, ii, ch is not None, rh is not None, mu.dtype, sigma.dtype,
+                    weight.dtype, mu.shape, sigma.shape, weight.shape)
         return usage.to(mu.dtype).view(n_channels, width)
 
     @staticmethod
     def backward(ctx, grad_usage):
-        center, delta, sig, w, h, ch = ctx.saved_tensors
-        half, max_hold, width, ii, has_ch, mu_dt, sig_dt, w_dt, mu_sh, sig_sh, w_sh = ctx.meta
+        center, delta, sig, w, h, ch, rh = ctx.saved_tensors
+        half, max_hold, width, ii, has_ch, per_row, mu_dt, sig_dt, w_dt, mu_sh, sig_sh, w_sh = ctx.meta
         n = center.numel()
         need_mu, need_sig, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
         dev = center.device
@@ -239,15 +258,16 @@ class ExpectedUsageFunction(torch.autograd.Function):
             bw = min(bw, triton.next_power_of_2(window))
             with _device_ctx(center):
                 _usage_backward_kernel[(triton.cdiv(n, br),)](
-                    g, center, delta, sig, w, h, ch, gmu, gsig, gw,
+                    g, center, delta, sig, w, h, ch, rh, gmu, gsig, gw,
                     n, half, window, width, ii if ii is not None else 1,
-                    HAS_CHANNEL=has_ch, FOLD=ii is not None, NEED_W=need_w, BR=br, BW=bw, num_warps=4,
+                    HAS_CHANNEL=has_ch, FOLD=ii is not None, NEED_W=need_w, PER_ROW=per_row, BR=br, BW=bw,
+                    num_warps=4,
                 )
         return (
             gmu.to(mu_dt).view(mu_sh) if need_mu else None,
             gsig.to(sig_dt).view(sig_sh) if need_sig else None,
             gw.to(w_dt).view(w_sh) if need_w else None,
-            None, None, None, None, None, None, None,
+            None, None, None, None, None, None, None, None,
         )
 
 
@@ -262,13 +282,15 @@ def expected_usage_triton(
     n_channels: int = 1,
     ii: int | None = None,
     deterministic: bool = False,
+    window_sigmas: float | None = None,
 ) -> torch.Tensor:
     """Expected weighted occupancy (n_channels, horizon or ii) on the Triton kernels; see `relax.expected_usage`.
 
     Differentiable in mu, sigma (and weight). ``deterministic=True`` replaces the atomic forward by a sorted gather.
+    ``window_sigmas``: per-row windows (masked inside the uniform window: same values, no GPU time saved).
     """
     _check_device(mu)
     horizon, half_window, n_channels = int(horizon), int(half_window), int(n_channels)
     ii = None if ii is None else int(ii)
     return ExpectedUsageFunction.apply(mu, sigma, weight, hold, horizon, half_window, channel, n_channels, ii,
-                                       bool(deterministic))
+                                       bool(deterministic), None if window_sigmas is None else float(window_sigmas))

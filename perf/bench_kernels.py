@@ -141,3 +141,34 @@ def test_usage_div(benchmark, bench_record, div_problem, backend):
                  min=benchmark.stats.stats.min, items=n,
                  info=f"(EPFL div: {n:,} ops, depth {depth}, half window {half}; expected usage + soft max, "
                       f"forward + backward; Medges/s column = Mrows/s)")
+
+
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_solver_iteration_div(benchmark, bench_record, div_problem, backend):
+    """One whole objective-A solver iteration on EPFL div (`solver.ObjectiveARelaxation.gradient_step`: expected
+    usage + soft maximum, dependence AL + communication, depth bound, backward, Adam), float64 as the solver runs it,
+    started from the list schedule with the solver's initial sigmas. Legalisation (every `legalize_every`
+    iterations, C++) is not part of it."""
+    from gaus_fast import baselines, bounds
+    from gaus_fast.solver import ObjectiveARelaxation, SolverConfig, _initial_sigma, default_depth
+
+    p = div_problem
+    depth = default_depth(p)
+    config = SolverConfig(objective="A", backend=backend, device="cpu")
+    lower = bounds.peak_weight_lower_bound(p, depth)
+    relaxed = ObjectiveARelaxation(p, config, depth, lower)
+    start = baselines.list_scheduling_objective_a(p, depth, config.alpha).start
+    relaxed.state.reset(start.astype(np.float64), _initial_sigma(config, bounds.asap(p), bounds.alap(p, depth), config.sigma_init_scale))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(config.threads)  # as `solver.solve` runs it
+    try:
+        for _ in range(3):  # warm-up (numba compile, Adam state)
+            relaxed.gradient_step(update_multipliers=False)
+        benchmark.pedantic(relaxed.gradient_step, args=(False,), rounds=20 if backend == "numba" else 10, iterations=1)
+    finally:
+        torch.set_num_threads(previous)
+    threads = numba.get_num_threads() if backend == "numba" else config.threads
+    bench_record(("solver iteration div", backend, "float64", threads), median=benchmark.stats.stats.median,
+                 min=benchmark.stats.stats.min, items=len(relaxed.state.src),
+                 info=f"(EPFL div: {p.n_ops:,} ops, {len(relaxed.state.src):,} edges, depth {depth}; one objective-A "
+                      f"gradient step: usage + soft max, dependences + comm, depth bound, backward, Adam)")

@@ -61,9 +61,10 @@ def close(got, want, rtol):
     assert err <= rtol * scale, f"max error {err:.3e} > {rtol:.1e} * scale {scale:.3e}"
 
 
-def reference_usage(mu, sigma, weight, hold, horizon, half, channel=None, n_channels=1, ii=None, grad=None):
+def reference_usage(mu, sigma, weight, hold, horizon, half, channel=None, n_channels=1, ii=None, grad=None,
+                    window_sigmas=None):
     m, s, w = (t.detach().double().requires_grad_() for t in (mu, sigma, weight))
-    u = relax.expected_usage(m, s, w, hold, horizon, half, channel, n_channels, ii)
+    u = relax.expected_usage(m, s, w, hold, horizon, half, channel, n_channels, ii, window_sigmas)
     if grad is None:
         return u.detach()
     (u * grad.double()).sum().backward()
@@ -338,6 +339,21 @@ def test_usage_float64_matches_reference(ii, max_hold, channels):
     assert got[0].shape == (channels, width)
     for a, b in zip(got, want):
         close(a, b, 1e-10)
+
+
+@pytest.mark.parametrize("ii,max_hold,channels", [(None, 1, 1), (None, 3, 2), (6, 2, 2)])
+def test_usage_per_row_windows_match_reference(ii, max_hold, channels):
+    """window_sigmas: each row's own window (values and gradients as the reference, which masks the same cells)."""
+    mu, sigma, weight, hold, g = rows(31, max_hold=max_hold)
+    channel = torch.randint(0, channels, (len(mu),), generator=g) if channels > 1 else None
+    width = 60 if ii is None else ii
+    grad = torch.randn(channels, width, generator=g, dtype=F64)
+    want = reference_usage(mu, sigma, weight, hold, 60, 9, channel, channels, ii, grad, window_sigmas=2.0)
+    got = numba_usage(mu, sigma, weight, hold, 60, 9, channel, channels, ii, grad, window_sigmas=2.0)
+    for a, b in zip(got, want):
+        close(a, b, 1e-10)
+    full = reference_usage(mu, sigma, weight, hold, 60, 9, channel, channels, ii, grad)
+    assert not torch.allclose(got[0], full[0], rtol=1e-12, atol=0)  # the narrower windows did cut something
 
 
 def test_usage_float32():

@@ -78,20 +78,21 @@ def close(actual, expected, rtol=1e-4, atol_rel=1e-5, atol=1e-30):
     torch.testing.assert_close(a, e, rtol=rtol, atol=max(atol_rel * scale, atol))
 
 
-def ref_usage(mu, sigma, w, hold, horizon, half, ch, nch, ii, grad_out):
+def ref_usage(mu, sigma, w, hold, horizon, half, ch, nch, ii, grad_out, window_sigmas=None):
     mu64 = mu.detach().double().requires_grad_()
     s64 = sigma.detach().double().requires_grad_()
     w64 = w.detach().double().requires_grad_()
-    u = relax.expected_usage(mu64, s64, w64, hold.long(), horizon, half, None if ch is None else ch.long(), nch, ii)
+    u = relax.expected_usage(mu64, s64, w64, hold.long(), horizon, half, None if ch is None else ch.long(), nch, ii,
+                             window_sigmas)
     (u * grad_out.double()).sum().backward()
     return u.detach(), mu64.grad, s64.grad, w64.grad
 
 
-def run_usage(mu, sigma, w, hold, horizon, half, ch, nch, ii, grad_out, det=False):
+def run_usage(mu, sigma, w, hold, horizon, half, ch, nch, ii, grad_out, det=False, window_sigmas=None):
     mu = mu.detach().clone().requires_grad_()
     sigma = sigma.detach().clone().requires_grad_()
     w = w.detach().clone().requires_grad_()
-    u = expected_usage_triton(mu, sigma, w, hold, horizon, half, ch, nch, ii, det)
+    u = expected_usage_triton(mu, sigma, w, hold, horizon, half, ch, nch, ii, det, window_sigmas)
     (u * grad_out.to(u.dtype)).sum().backward()
     return u.detach(), mu.grad, sigma.grad, w.grad
 
@@ -298,6 +299,20 @@ def test_usage_matches_reference(det, ii, nch):
     close(gmu, rmu)
     close(gsig, rsig)
     close(gw, rw)
+
+
+@pytest.mark.parametrize("det,ii", [(False, None), (True, None), (False, 7), (True, 7)])
+def test_usage_per_row_windows_match_reference(det, ii):
+    gen = torch.Generator().manual_seed(41 + det + (ii or 0))
+    horizon, half = 60, 8
+    mu, sigma, w, hold, ch = random_rows(gen, 1200, horizon, nch=2, max_hold=3, sig_hi=3.0)
+    width = horizon if ii is None else ii
+    grad_out = torch.randn(2, width, generator=gen, dtype=torch.float64).to(DEV)
+    got = run_usage(mu, sigma, w, hold, horizon, half, ch, 2, ii, grad_out, det, window_sigmas=1.5)
+    want = ref_usage(mu, sigma, w, hold, horizon, half, ch, 2, ii, grad_out, window_sigmas=1.5)
+    close(got[0], want[0], rtol=1e-4, atol_rel=2e-6)
+    for a, b in zip(got[1:], want[1:]):
+        close(a, b)
 
 
 def test_usage_float32_and_int32():

@@ -235,6 +235,31 @@ def test_expected_usage_channels_and_modulo():
     assert torch.allclose(folded, u.view(2, 4, 4).sum(1), rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.parametrize("ii", [None, 5])
+def test_expected_usage_per_row_windows(ii):
+    """window_sigmas = k: row i counts only the steps round(mu_i) + j, -H_i <= j < H_i + h_i, with
+    H_i = min(half, ceil(k sigma_i) + h_i + 1): checked row by row against the scipy profile cut to that range."""
+    rng = np.random.default_rng(4)
+    n, horizon, half, k = 40, 30, 9, 1.5
+    mu, sigma = rng.uniform(-3, 33, n), rng.uniform(0.2, 4.0, n)
+    weight, hold = rng.uniform(0.5, 2, n), rng.integers(1, 4, n)
+    got = relax.expected_usage(T(mu), T(sigma), T(weight), torch.tensor(hold), horizon, half, ii=ii, window_sigmas=k)
+    want = np.zeros(horizon if ii is None else ii)
+    for i in range(n):
+        row_half = min(half, math.ceil(k * sigma[i]) + hold[i] + 1)
+        c = round(mu[i])  # no .5 ties in random data
+        for d in range(c - row_half, c + row_half + hold[i]):
+            if ii is None and not 0 <= d < horizon:
+                continue
+            p = norm.cdf((d + 0.5 - mu[i]) / sigma[i]) - norm.cdf((d - hold[i] + 0.5 - mu[i]) / sigma[i])
+            want[d % ii if ii else d] += weight[i] * p
+    np.testing.assert_allclose(got[0].numpy(), want, rtol=1e-9, atol=1e-12)
+    # with one hold for all rows and a huge k, every row's window is the plain one
+    same = torch.full((n,), 2)
+    wide = relax.expected_usage(T(mu), T(sigma), T(weight), same, horizon, half, ii=ii, window_sigmas=1e9)
+    assert torch.equal(wide, relax.expected_usage(T(mu), T(sigma), T(weight), same, horizon, half, ii=ii))
+
+
 def test_expected_usage_drops_steps_outside_horizon_and_empty():
     u = relax.expected_usage(T([0.0]), T([1.0]), T([1.0]), torch.tensor([1]), 5, 8)
     assert u.sum().item() == pytest.approx(norm.cdf(4.5) - norm.cdf(-0.5), rel=1e-9)  # X in [-0.5, 4.5)

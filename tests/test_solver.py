@@ -205,3 +205,15 @@ def test_objective_a_respects_resource_limits():
 def test_latency_seconds_per_iteration_finite():
     r = solve(fft_example(4), SolverConfig(objective="latency", max_iters=5, patience=10**6))
     assert math.isfinite(r.seconds_per_iteration)
+
+
+def test_objective_a_baselines_under_limits_report_only_legal_schedules():
+    """Five ops on one unit: ASAP and the layered schedule (all in step 0) break the limit, so they are no
+    baselines (NaN); the solver's schedule is legal and no worse than the legal list schedule."""
+    p = Problem.build({"t": 0}, [(f"o{i}", "t", ["S"], 1.0, 32) for i in range(5)], [("o0", "o1", 0, 0, 1.0)],
+                      resource_types=[ResourceType("S", limit=1)])
+    r = solve(p, SolverConfig(objective="A", depth=5, max_iters=60, time_limit=2.0, seed=0))
+    assert math.isnan(r.baselines["asap"]) and math.isnan(r.baselines["layered"])
+    assert set(r.baselines) == {"asap", "list", "layered"}
+    assert verify.check(p.replace(depth=5), r.schedule) == []
+    assert r.value <= r.baselines["list"] + 1e-12
