@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     solve.add_argument("--backend", default="auto", help="relaxation backend: auto (triton on CUDA, numba on CPU), numba, triton, torch (the reference)")
+    solve.add_argument("--deterministic", action="store_true",
+                       help="kernels without float atomics or thread-count-dependent sums: bit-identical runs for a seed")
     solve.add_argument("--out", help="write the schedule: .json (ours) or .txt (heurigym id:start lines)")
     solve.add_argument("--plot", help="write a Gantt chart and resource profile (PNG)")
     solve.add_argument("--quiet", action="store_true", help="no progress bar or table; the JSON summary line only")
@@ -281,7 +283,7 @@ def cmd_solve(args) -> int:
             objective = "ii"  # resource-free CIRCT classes: the ASAP schedule minimises t(last op) (and every t)
     config = SolverConfig(objective=objective, depth=args.depth, alpha=args.alpha, time_limit=args.time_limit,
                           max_iters=args.max_iters, patience=args.patience, seed=args.seed, device=args.device,
-                          backend=args.backend)
+                          backend=args.backend, deterministic=args.deterministic)
     progress = _Progress(not args.quiet and sys.stderr.isatty(), f"{problem.name} [{objective}]")
     try:
         result = solve(problem, config, progress)

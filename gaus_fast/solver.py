@@ -57,6 +57,7 @@ class SolverConfig:
     window_cap: int = 24  # half-width cap of the occupancy window, in steps
     device: str = "cpu"
     backend: str = "auto"
+    deterministic: bool = False  # kernels without float atomics or thread-count-dependent sums: bit-identical runs
     dtype: torch.dtype = torch.float64
     threads: int = 1  # CPU threads for torch during the solve (more gave no speed-up on small CPUs; see notes)
     init: str = "best"  # objective A start (the ablation in perf/compare.py): "best" of the baselines after local
@@ -220,17 +221,18 @@ class _Relaxation:
         return kernels.dependency_loss(
             self.mu, sigma, self.src, self.dst, self.lag, self.edge_mult, self.config.rho,
             comm_weight=comm_weight, alpha=alpha, multiplier_step=self.config.rho if update_multipliers else 0.0,
-            backend=self.config.backend,
+            backend=self.config.backend, deterministic=self.config.deterministic,
         )
 
     def usage(self, mu, sigma, weight, hold, horizon, half, channel=None, n_channels=1, ii=None) -> torch.Tensor:
         """Expected usage over per-row windows (the global ``half`` is set by the widest row)."""
         return kernels.expected_usage(mu, sigma, weight, hold, horizon, half, channel, n_channels, ii,
-                                      window_sigmas=relax.WINDOW_SIGMAS, backend=self.config.backend)
+                                      window_sigmas=relax.WINDOW_SIGMAS, backend=self.config.backend,
+                                      deterministic=self.config.deterministic)
 
     def bound_loss(self, sigma: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
         """Expected violation of ``0 <= t_i <= upper_i``, summed (one fused pass on CPU)."""
-        return kernels.bound_loss(self.mu, sigma, 0.0, upper, backend=self.config.backend)
+        return kernels.bound_loss(self.mu, sigma, 0.0, upper, backend=self.config.backend, deterministic=self.config.deterministic)
 
     def step(self, loss: torch.Tensor) -> None:
         self.mu.grad = self.rho_param.grad = None

@@ -307,7 +307,8 @@ def solve_memory(problem: Problem, config: SolverConfig, progress: ProgressFn | 
     while it < config.max_iters and not clock.out_of_time() and since_best < config.patience:
         sigma = state.sigma()
         half = relax.occupancy_window(float(sigma.detach().max()), 1, config.window_cap)
-        live = kernels.expected_live_bits(state.mu, sigma, bits, src_t, dst_t, depth, half, backend=config.backend)
+        live = kernels.expected_live_bits(state.mu, sigma, bits, src_t, dst_t, depth, half, backend=config.backend,
+                                          deterministic=config.deterministic)
         if metric == "peak":
             obj = temperature * torch.logsumexp(live / (temperature * scale), 0)
         else:

@@ -12,7 +12,7 @@ raised in place, in the same pass, after its old value entered the loss: ``mult_
 The Gaussian terms come from `_numba_math` (one ``exp`` per edge serves both phi and Phi; tails as the reference).
 
 Parallelism and determinism: the edges are cut into ``n_chunks`` static contiguous chunks run under
-``numba.prange``; chunk c scatters into its own gradient row (``n_chunks x n_nodes`` float64 scratch), then the rows
+``numba.prange``; chunk c scatters into its own gradient rows (``n_chunks x n_nodes x 2`` float64 scratch), then the rows
 and the per-chunk partial losses are summed in chunk order. The result therefore depends only on ``n_chunks``, never
 on thread scheduling: runs are bit-identical for a fixed thread count (``n_chunks`` = ``numba.get_num_threads()``,
 fewer for small graphs, see `n_chunks_for`). ``deterministic=True`` fixes ``n_chunks`` to `DETERMINISTIC_CHUNKS`
@@ -40,8 +40,10 @@ MIN_EDGES_PER_CHUNK = 32768  # small graphs: fewer chunks, less scratch to zero 
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, hi, gm, gs):
-    """Edges [lo, hi): accumulate dL/dmu, dL/dsigma into gm, gs; return (loss of the chunk, out-of-range edges).
+def edge_chunk(ms, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, hi, g):
+    """Edges [lo, hi): accumulate dL/dmu, dL/dsigma into g[:, 0], g[:, 1]; return (loss of the chunk, out-of-range
+    edges). ``ms`` holds (mu_i, sigma_i) side by side: an endpoint's two loads (and two gradient updates) share a
+    cache line, which matters because random endpoints miss the caches (gathers are most of the time at 1M edges).
 
     Blocks of `BLOCK` edges in two loops: (1) the per-edge Gaussian math, branch-free and writing only stack
     buffers, which LLVM vectorises (gathers of the endpoints' mu and sigma, `excess_and_slopes_simd`); (2) a
@@ -49,7 +51,7 @@ def edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, 
     multipliers. ``comm`` empty means no communication term, ``step <= 0`` no multiplier update. An edge naming
     a node outside [0, n) reads node 0 in loop (1) (a safe load) and is skipped and counted in loop (2).
     """
-    n = mu.shape[0]
+    n = ms.shape[0]
     has_comm = comm.shape[0] > 0 and alpha != 0.0
     update = step > 0.0
     half_rho = 0.5 * rho
@@ -57,7 +59,7 @@ def edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, 
     cstride = 1 if has_comm else 0
     if not has_comm:
         alpha = 0.0
-        comm = np.zeros(1, mu.dtype)
+        comm = np.zeros(1, lag.dtype)
     g_mu = carray(stack_block(np.float64), BLOCK)  # dL/dmu_u (dL/dmu_v is its negative)
     g_su = carray(stack_block(np.float64), BLOCK)  # dL/dsigma_u
     g_sv = carray(stack_block(np.float64), BLOCK)  # dL/dsigma_v
@@ -76,9 +78,9 @@ def edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, 
             v = dst[e]
             u = u if (u >= 0) & (u < n) else 0
             v = v if (v >= 0) & (v < n) else 0
-            m_e[j] = np.float64(mu[u]) - np.float64(mu[v])
-            s_u[j] = np.float64(sigma[u])
-            s_v[j] = np.float64(sigma[v])
+            m_e[j] = np.float64(ms[u, 0]) - np.float64(ms[v, 0])
+            s_u[j] = np.float64(ms[u, 1])
+            s_v[j] = np.float64(ms[v, 1])
         for j in range(nb):  # (1) vectorised
             e = b0 + j
             su = s_u[j]
@@ -104,10 +106,10 @@ def edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, 
                 n_bad += 1
                 continue
             acc += l_e[j]
-            gm[u] += g_mu[j]
-            gm[v] -= g_mu[j]
-            gs[u] += g_su[j]
-            gs[v] += g_sv[j]
+            g[u, 0] += g_mu[j]
+            g[v, 0] -= g_mu[j]
+            g[u, 1] += g_su[j]
+            g[v, 1] += g_sv[j]
             if update:
                 nm = np.float64(mult[e]) + step * v_e[j]
                 mult[e] = cap if nm > cap else nm  # NaN stays NaN, like torch.clamp
@@ -123,25 +125,27 @@ def dependency_forward_kernel(mu, sigma, src, dst, lag, mult, rho, comm, alpha, 
     """
     n = mu.shape[0]
     n_edges = src.shape[0]
-    grad = np.zeros((2 * n_chunks, n), np.float64)  # rows 2c, 2c+1: chunk c's dL/dmu, dL/dsigma
+    ms = np.empty((n, 2), mu.dtype)  # (mu, sigma) interleaved: O(nodes), ~0.2 ms at 100k nodes
+    ms[:, 0] = mu
+    ms[:, 1] = sigma
+    grad = np.zeros((n_chunks, n, 2), np.float64)  # chunk c's (dL/dmu, dL/dsigma) per node
     partial = np.zeros(n_chunks, np.float64)
     bad = np.zeros(n_chunks, np.int64)
     per = (n_edges + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         lo = min(c * per, n_edges)
         hi = min(lo + per, n_edges)
-        acc, n_bad = edge_chunk(mu, sigma, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, hi, grad[2 * c], grad[2 * c + 1])
+        acc, n_bad = edge_chunk(ms, src, dst, lag, mult, rho, comm, alpha, step, cap, lo, hi, grad[c])
         partial[c] = acc
         bad[c] = n_bad
     for c in range(1, n_chunks):  # serial, in chunk order (vectorised; a second prange costs compile time)
-        grad[0] += grad[2 * c]
-        grad[1] += grad[2 * c + 1]
+        grad[0] += grad[c]
     loss = 0.0
     n_bad = 0
     for c in range(n_chunks):
         loss += partial[c]
         n_bad += bad[c]
-    return loss, grad[0].copy(), grad[1].copy(), n_bad
+    return loss, grad[0, :, 0].copy(), grad[0, :, 1].copy(), n_bad
 
 
 def compute_dtype(t: torch.Tensor) -> torch.dtype:

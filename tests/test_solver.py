@@ -109,6 +109,27 @@ def test_fixed_seed_is_deterministic(backend, objective):
     assert a.backend == backend
 
 
+@pytest.mark.parametrize("objective", ["latency", "A"])
+def test_deterministic_flag_reaches_every_kernel(monkeypatch, objective):
+    """SolverConfig(deterministic=True) (CLI --deterministic) asks each kernel for its atomics-free,
+    thread-count-independent mode."""
+    from gaus_fast import kernels
+
+    seen = []
+    for name in ("dependency_loss", "expected_usage", "bound_loss"):
+        real = getattr(kernels, name)
+
+        def spy(*args, _real=real, _name=name, **kw):
+            seen.append((_name, kw.get("deterministic")))
+            return _real(*args, **kw)
+
+        monkeypatch.setattr(kernels, name, spy)
+    p = fft_example() if objective == "latency" else layered_dag(60, 120, 8, seed=1, weights="random")
+    r = solve(p, SolverConfig(objective=objective, seed=1, max_iters=20, patience=10**6, deterministic=True))
+    assert r.iterations > 0 and {n for n, _ in seen} >= {"dependency_loss", "bound_loss"}
+    assert all(flag is True for _, flag in seen), seen
+
+
 # ------------------------------------------------------------------------------------------------ quality
 def test_fft_latency_reaches_37_while_list_scheduling_gives_40():
     p = fft_example()
