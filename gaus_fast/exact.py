@@ -214,7 +214,6 @@ def _model_modulo(problem: Problem, ii: int, horizon: int) -> _Model:
     src, dst, lag = _merge_edges(problem.edge_src, problem.edge_dst, lag_all)
     self_loop = src == dst
     if np.any(self_loop & (lag > 0)):
-        e = int(np.flatnonzero(self_loop & (lag > 0))[0])
         m = _Model("modulo", problem.n_ops, np.zeros(problem.n_ops, np.int64), -np.ones(problem.n_ops, np.int64), src, dst, lag, [], 1, ii=ii)
         m.empty_window = True
         return m

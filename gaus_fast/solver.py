@@ -246,6 +246,47 @@ class _Relaxation:
         return mu
 
 
+class LimitTerm:
+    """Augmented Lagrangian of the unit limits: one row per use of a limited resource (its channel is the resource's
+    rank among the limited ones), the expected usage per (resource, step) -- or slot mod II -- against the limit,
+    multipliers raised by the expected excess."""
+
+    def __init__(self, problem: Problem, state: _Relaxation):
+        self.state, self.config = state, state.config
+        limited = [r for r, res in enumerate(problem.resource_types) if res.limit is not None]
+        rank = np.full(len(problem.resource_types), -1)
+        rank[limited] = np.arange(len(limited))
+        on = rank[problem.use_res] >= 0 if len(problem.use_res) else np.zeros(0, bool)
+        self.op = state.tensor(problem.use_op[on], torch.long)
+        self.hold = state.tensor(problem.use_len[on], torch.long)
+        self.channel = state.tensor(rank[problem.use_res[on]], torch.long)
+        self.weight = torch.ones(len(self.op), dtype=self.config.dtype, device=self.config.device)
+        self.limit = state.tensor([problem.resource_types[r].limit for r in limited])[:, None]
+        self.n_channels = len(limited)
+        self.max_hold = int(problem.use_len[on].max()) if on.any() else 1
+        self.excess: torch.Tensor | None = None
+
+    def __bool__(self) -> bool:
+        return len(self.op) > 0
+
+    def multipliers(self, width: int) -> torch.Tensor:
+        return torch.zeros(self.n_channels, width, dtype=self.config.dtype, device=self.config.device)
+
+    def loss(self, sigma: torch.Tensor, multipliers: torch.Tensor, horizon: int, ii: int | None = None) -> torch.Tensor:
+        mu = self.state.mu
+        half = relax.occupancy_window(float(sigma.detach().max()), self.max_hold, self.config.window_cap)
+        usage = self.state.usage(mu[self.op], sigma[self.op], self.weight, self.hold, horizon, half, self.channel,
+                                 self.n_channels, ii)
+        self.excess = torch.relu(usage - self.limit)
+        return (multipliers * self.excess).sum() + 0.5 * self.config.rho * (self.excess * self.excess).sum()
+
+    def raise_multipliers(self, multipliers: torch.Tensor) -> None:
+        """``mult <- min(mult + rho * excess, 1e3)`` with the excess of the last `loss`."""
+        if self.excess is not None:
+            with torch.no_grad():
+                multipliers.add_(self.config.rho * self.excess.detach()).clamp_(max=1e3)
+
+
 def _initial_sigma(config: SolverConfig, early: np.ndarray, late: np.ndarray, scale: float = 1.0) -> np.ndarray:
     mobility = np.maximum(late - early, 0).astype(np.float64)
     return np.clip(scale * config.sigma_kappa * mobility, config.sigma_floor * 1.05, config.sigma_max)
@@ -460,17 +501,7 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
     lat = problem.latency
     span = lat + 1  # with depth M + 1, ``t + lat + 1 <= M + 1`` is the makespan bound ``t + lat <= M``
     relax_state = _Relaxation(problem, config, span)
-    # One row per use of a limited resource; its channel is the resource's rank among the limited ones.
-    limited = [r for r, res in enumerate(problem.resource_types) if res.limit is not None]
-    rank = np.full(len(problem.resource_types), -1)
-    rank[limited] = np.arange(len(limited))
-    on_limited = rank[problem.use_res] >= 0
-    use_op = relax_state.tensor(problem.use_op[on_limited], torch.long)
-    use_hold = relax_state.tensor(problem.use_len[on_limited], torch.long)
-    use_channel = relax_state.tensor(rank[problem.use_res[on_limited]], torch.long)
-    use_weight = torch.ones(len(use_op), dtype=config.dtype, device=config.device)
-    limit = relax_state.tensor([problem.resource_types[r].limit for r in limited])[:, None]
-    max_hold = int(problem.use_len[on_limited].max()) if on_limited.any() else 1
+    limits = LimitTerm(problem, relax_state)
     it = 0
     restarts = 0
     since_best = 0
@@ -481,8 +512,7 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
         early, late = bounds.asap(problem), bounds.alap(problem, m + 1, span=span)
         mu0 = best_start * (m / max(best_value, 1))
         relax_state.reset(mu0, _initial_sigma(config, early, late))
-        mults = torch.zeros(len(limited), m + 1, dtype=config.dtype, device=config.device)
-        return early, late, mults
+        return early, late, limits.multipliers(m + 1)
 
     early, late, res_mult = start_target(target)
     upper = relax_state.tensor(target - lat)
@@ -492,21 +522,15 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
         legalize_now = (it + 1) % config.legalize_every == 0
         dep_loss = relax_state.dependence_loss(sigma, legalize_now)
         loss = dep_loss + config.rho * relax_state.bound_loss(sigma, upper)
-        if len(use_op):
-            half = relax.occupancy_window(float(sigma.detach().max()), max_hold, config.window_cap)
-            usage = relax_state.usage(relax_state.mu[use_op], sigma[use_op], use_weight, use_hold, target + 1, half,
-                                      use_channel, len(limited))
-            excess = torch.relu(usage - limit)
-            loss = loss + (res_mult * excess).sum() + 0.5 * config.rho * (excess * excess).sum()
+        if limits:
+            loss = loss + limits.loss(sigma, res_mult, target + 1)
         # A gentle pull towards early starts keeps the schedule compact.
         loss = loss + 1e-3 * relax_state.mu.sum() / max(problem.n_ops, 1)
         relax_state.step(loss)
         it += 1
         since_best += 1
         if legalize_now:
-            with torch.no_grad():
-                if len(use_op):
-                    res_mult.add_(config.rho * excess.detach()).clamp_(max=1e3)
+            limits.raise_multipliers(res_mult)
             found = None
             for noise in LEGALIZE_NOISE:
                 mu = relax_state.mu_numpy(noise, rng)

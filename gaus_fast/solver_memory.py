@@ -24,7 +24,7 @@ from numba import njit
 from . import baselines, bounds, kernels, relax
 from .problem import NoScheduleError, Problem, ProblemError
 from .schedule import Schedule
-from .solver import (LEGALIZE_NOISE, ProgressFn, SolveResult, SolverConfig, _Clock, _initial_sigma, _meets_limits,
+from .solver import (LEGALIZE_NOISE, LimitTerm, ProgressFn, SolveResult, SolverConfig, _Clock, _initial_sigma, _meets_limits,
                      _Relaxation, default_depth)
 
 METRICS = ("peak", "sum")
@@ -162,7 +162,7 @@ def lower_bounds(problem: Problem, depth: int) -> tuple[float, float]:
     if problem.n_ops == 0:
         return 0.0, 0.0
     intra = problem.intra_edges()
-    src, dst = problem.edge_src[intra], problem.edge_dst[intra]
+    src = problem.edge_src[intra]
     lag = problem.latency[src] + problem.edge_delay[intra]
     least = np.zeros(problem.n_ops, np.int64)
     np.maximum.at(least, src, np.maximum(lag, 0))
@@ -289,17 +289,8 @@ def solve_memory(problem: Problem, config: SolverConfig, progress: ProgressFn | 
     bits = state.tensor(problem.op_bits)
     src_t, dst_t = state.tensor(psrc, torch.long), state.tensor(pdst, torch.long)
     upper = state.tensor(depth - strict.span)
-    limited = [r for r, res in enumerate(strict.resource_types) if res.limit is not None]
-    rank = np.full(len(strict.resource_types), -1)
-    rank[limited] = np.arange(len(limited))
-    on_limited = rank[strict.use_res] >= 0
-    use_op = state.tensor(strict.use_op[on_limited], torch.long)
-    use_hold = state.tensor(strict.use_len[on_limited], torch.long)
-    use_channel = state.tensor(rank[strict.use_res[on_limited]], torch.long)
-    use_weight = torch.ones(len(use_op), dtype=config.dtype, device=config.device)
-    limit = state.tensor([strict.resource_types[r].limit for r in limited])[:, None]
-    res_mult = torch.zeros(len(limited), depth, dtype=config.dtype, device=config.device)
-    max_hold = int(strict.use_len[on_limited].max()) if on_limited.any() else 1
+    limits = LimitTerm(strict, state)
+    res_mult = limits.multipliers(depth)
     # One unit of loss is one lower bound (or one value of the best baseline when the bound is 0).
     scale = max(lower, 1e-3 * best_value, 1.0)
     temperature = config.temperature
@@ -316,18 +307,13 @@ def solve_memory(problem: Problem, config: SolverConfig, progress: ProgressFn | 
         legalize_now = (it + 1) % config.legalize_every == 0
         loss = obj + state.dependence_loss(sigma, legalize_now)
         loss = loss + config.rho * relax.bound_violation(state.mu, sigma, 0.0, upper).sum()
-        if len(use_op):
-            hw = relax.occupancy_window(float(sigma.detach().max()), max_hold, config.window_cap)
-            usage = state.usage(state.mu[use_op], sigma[use_op], use_weight, use_hold, depth, hw, use_channel, len(limited))
-            excess = torch.relu(usage - limit)
-            loss = loss + (res_mult * excess).sum() + 0.5 * config.rho * (excess * excess).sum()
+        if limits:
+            loss = loss + limits.loss(sigma, res_mult, depth)
         state.step(loss)
         it += 1
         since_best += 1
         if legalize_now:
-            if len(use_op):
-                with torch.no_grad():
-                    res_mult.add_(config.rho * excess.detach()).clamp_(max=1e3)
+            limits.raise_multipliers(res_mult)
             improved = False
             for noise in LEGALIZE_NOISE[:2]:
                 start, ok = bounds.legalize(strict, state.mu_numpy(noise, rng), depth)

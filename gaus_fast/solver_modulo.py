@@ -21,16 +21,15 @@ the ASAP schedule at II = RecMII is optimal for every op at once, so that is ret
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from . import bounds, relax
-from .problem import NoScheduleError, Problem, ProblemError
+from .problem import NoScheduleError, Problem
 from .schedule import Schedule
-from .solver import LEGALIZE_NOISE, SolveResult, SolverConfig, _Clock, _initial_sigma, _Relaxation
+from .solver import LEGALIZE_NOISE, LimitTerm, SolveResult, SolverConfig, _Clock, _initial_sigma, _Relaxation
 
 # Share of the time limit a single II's GauS feasibility search may take (the rest stays for larger IIs and the
 # length phase), and the largest model CP-SAT is asked to solve (ops on limited resources times II).
@@ -201,17 +200,8 @@ def _gaus_search(problem, ii, upper, accept, config, clock, rng, deadline, mu0=N
     state.edge_mult = torch.zeros(problem.n_edges, dtype=dt, device=dev)
     mu_start = asap.astype(np.float64) if mu0 is None else np.asarray(mu0, np.float64)
     state.reset(mu_start, _initial_sigma(config, asap, asap + ii))
-    limited = [r for r, res in enumerate(problem.resource_types) if res.limit is not None]
-    rank = np.full(len(problem.resource_types), -1)
-    rank[limited] = np.arange(len(limited))
-    on = rank[problem.use_res] >= 0 if len(problem.use_res) else np.zeros(0, bool)
-    use_op = state.tensor(problem.use_op[on], torch.long)
-    use_hold = state.tensor(problem.use_len[on], torch.long)
-    use_channel = state.tensor(rank[problem.use_res[on]], torch.long)
-    ones = torch.ones(len(use_op), dtype=dt, device=dev)
-    limit = state.tensor([problem.resource_types[r].limit for r in limited])[:, None] if limited else None
-    res_mult = torch.zeros(len(limited), ii, dtype=dt, device=dev)
-    max_hold = int(problem.use_len[on].max()) if on.any() else 1
+    limits = LimitTerm(problem, state)
+    res_mult = limits.multipliers(ii)
     upper_t = None if upper is None else state.tensor(upper)
     for it in range(1, config.max_iters + 1):
         if clock.elapsed >= deadline or clock.out_of_time() or it > config.patience:
@@ -222,18 +212,12 @@ def _gaus_search(problem, ii, upper, accept, config, clock, rng, deadline, mu0=N
         loss = loss + config.rho * relax.expected_excess(-state.mu, sigma).sum()  # starts >= 0
         if upper_t is not None:
             loss = loss + config.rho * relax.expected_excess(state.mu - upper_t, sigma).sum()
-        excess = None
-        if len(use_op):
-            half = relax.occupancy_window(float(sigma.detach().max()), max_hold, config.window_cap)
-            usage = state.usage(state.mu[use_op], sigma[use_op], ones, use_hold, ii, half, use_channel, len(limited), ii)
-            excess = torch.relu(usage - limit)
-            loss = loss + (res_mult * excess).sum() + 0.5 * config.rho * (excess * excess).sum()
+        if limits:
+            loss = loss + limits.loss(sigma, res_mult, ii, ii)
         state.step(loss)
         if not legalize_now:
             continue
-        if excess is not None:
-            with torch.no_grad():
-                res_mult.add_(config.rho * excess.detach()).clamp_(max=1e3)
+        limits.raise_multipliers(res_mult)
         for noise in LEGALIZE_NOISE[:3]:
             start, _ = bounds.modulo_legalize(problem, state.mu_numpy(noise, rng), ii)
             if start is not None:

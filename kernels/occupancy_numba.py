@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from ._numba_math import LAUNCH_LOCK, pdf_and_tail_simd
+from ._numba_math import INV_SQRT_2PI, LAUNCH_LOCK, exp_nonpositive, pdf_and_tail_simd
 from .dependency_numba import as_numpy, compute_dtype, n_chunks_for
 
 MIN_ROWS_PER_CHUNK = 4096
@@ -45,6 +45,16 @@ def _boundaries(m, s, c0, k0, nb, zb, pb, tb):
         zb[k] = z
         pb[k] = pdf
         tb[k] = tail
+
+
+@njit(inline="always", cache=True)
+def _boundaries_pdf(m, s, c0, k0, nb, zb, pb):
+    """z_k and phi(z_k) only, as `_boundaries` computes them: the backward without dL/dweight needs no tail masses
+    (which cost more than the exponential)."""
+    for k in range(k0, nb):
+        z = ((c0 + k) + 0.5 - m) / s
+        zb[k] = z
+        pb[k] = INV_SQRT_2PI * exp_nonpositive(-0.5 * z * z)
 
 
 @njit(inline="always", cache=True)
@@ -135,7 +145,10 @@ def _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, h
         h = hold[i]
         base = channel[i] * width if channel.shape[0] > 0 else 0
         s_lo, s_hi = _row_columns(s, h, half, max_hold, window_sigmas)
-        _boundaries(m, s, c0, s_lo - h, s_hi, zb, pb, tb)
+        if need_w:
+            _boundaries(m, s, c0, s_lo - h, s_hi, zb, pb, tb)
+        else:
+            _boundaries_pdf(m, s, c0, s_lo - h, s_hi, zb, pb)
         c_lo, c_hi = _step_range(c0, s_lo, s_hi, horizon, ii)
         gm = 0.0
         gs = 0.0
