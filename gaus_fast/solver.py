@@ -48,7 +48,8 @@ class SolverConfig:
     sigma_kappa: float = 0.25  # initial sigma = kappa * mobility
     sigma_max: float = 4.0
     legalize_every: int = 10
-    restart_after: int = 20  # legalisations without improvement before re-initialising from the best
+    restart_after: int | None = None  # legalisations without improvement before re-initialising (None: 20 for
+    # objective A; 10 for latency, where restarts with fresh multipliers find the makespan steps best)
     rho: float = 1.0  # augmented-Lagrangian penalty weight
     dep_tolerance: float = 0.0  # steps of slack granted to dependences in the relaxation (rounding absorbs it)
     optimizer: str = "adam"  # "adam" or "normalized" (momentum on the max-normalised gradient)
@@ -73,8 +74,10 @@ class SolverConfig:
                 raise ProblemError(f"{name.replace('_', ' ')} must be > 0, got {getattr(self, name)}")
         if self.patience is None:
             self.patience = 20000 if self.objective == "A" else 1000
-        if self.max_iters < 0 or self.patience < 1:
-            raise ProblemError("max iterations must be >= 0 and patience >= 1")
+        if self.restart_after is None:
+            self.restart_after = 10 if self.objective == "latency" else 20
+        if self.max_iters < 0 or self.patience < 1 or self.restart_after < 1:
+            raise ProblemError("max iterations must be >= 0, patience >= 1 and restart_after >= 1")
         # alpha < 0 would make the reported lower bound invalid; depth 0 must not silently mean "default".
         if not (isinstance(self.alpha, (int, float)) and math.isfinite(self.alpha) and self.alpha >= 0):
             raise ProblemError(f"alpha must be a finite number >= 0, got {self.alpha}")
@@ -558,10 +561,12 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
                 if fails >= config.restart_after:
                     restarts += 1
                     fails = 0
-                    relax_state.reset(
-                        relax_state.mu_numpy(0.5 + 0.25 * (restarts % 4), rng),
-                        _initial_sigma(config, early, late, 0.5 ** (restarts % 3)),
-                    )
+                    # Shake the stuck mu and start over with fresh multipliers: grown multipliers freeze the
+                    # landscape the search is stuck in (measured: perf/latency_vs_exact.py).
+                    origin = relax_state.mu_numpy(0.5 + 0.25 * (restarts % 4), rng)
+                    relax_state.reset(origin, _initial_sigma(config, early, late, 0.5 ** (restarts % 3)))
+                    relax_state.edge_mult.zero_()
+                    res_mult = limits.multipliers(target + 1)
             clock.report(it, float(best_value))
     result.schedule = Schedule(best_start)
     result.value = float(best_value)
