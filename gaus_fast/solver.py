@@ -563,7 +563,12 @@ def _solve_latency(problem: Problem, config: SolverConfig, progress: ProgressFn 
                     fails = 0
                     # Shake the stuck mu and start over with fresh multipliers: grown multipliers freeze the
                     # landscape the search is stuck in (measured: perf/latency_vs_exact.py).
-                    origin = relax_state.mu_numpy(0.5 + 0.25 * (restarts % 4), rng)
+                    if len(result.history) > 1 or restarts % 2:
+                        origin = relax_state.mu_numpy(0.5 + 0.25 * (restarts % 4), rng)
+                    else:  # nothing found yet from the list schedule's basin: try the one of a list schedule of
+                        # random priorities, squeezed into the target
+                        other = bounds.list_schedule(problem, early + late + rng.uniform(0.0, 4.0, problem.n_ops), mode="serial")
+                        origin = other * (target / max(score.makespan(problem, other), 1))
                     relax_state.reset(origin, _initial_sigma(config, early, late, 0.5 ** (restarts % 3)))
                     relax_state.edge_mult.zero_()
                     res_mult = limits.multipliers(target + 1)
