@@ -77,6 +77,21 @@ def _row_columns(s, h, half, max_hold, window_sigmas):
 
 
 @njit(inline="always", cache=True)
+def _row(mu, sigma, weight, hold, channel, i, width, half, max_hold, window_sigmas):
+    """Row i as the forward and backward loops read it: (finite, mu, sigma, c0 = column 0's step, weight, hold,
+    channel offset, its step columns [s_lo, s_hi)); rows with a non-finite mu or sigma are skipped (finite False)."""
+    m = np.float64(mu[i])
+    s = np.float64(sigma[i])
+    h = hold[i]
+    if not (math.isfinite(m) and math.isfinite(s)):
+        return False, m, s, np.int64(0), 0.0, h, 0, 0, 0
+    c0 = np.int64(np.rint(m)) - half - max_hold
+    base = channel[i] * width if channel.shape[0] > 0 else 0
+    s_lo, s_hi = _row_columns(s, h, half, max_hold, window_sigmas)
+    return True, m, s, c0, np.float64(weight[i]), h, base, s_lo, s_hi
+
+
+@njit(inline="always", cache=True)
 def _step_range(c0, lo, hi, horizon, ii):
     """Columns of [lo, hi) whose step c0 + col lies in [0, horizon) (all of them with ii)."""
     if ii > 0:
@@ -89,17 +104,10 @@ def _step_range(c0, lo, hi, horizon, ii):
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _usage_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, window_sigmas, out, zb, pb, tb):
     """Add rows [lo, hi) into ``out`` (flat n_channels * width); zb, pb, tb: scratch of 2 (half + max_hold)."""
-    first = -half - max_hold
     for i in range(lo, hi):
-        m = np.float64(mu[i])
-        s = np.float64(sigma[i])
-        if not (math.isfinite(m) and math.isfinite(s)):
+        ok, m, s, c0, w, h, base, s_lo, s_hi = _row(mu, sigma, weight, hold, channel, i, width, half, max_hold, window_sigmas)
+        if not ok:
             continue
-        c0 = np.int64(np.rint(m)) + first
-        w = np.float64(weight[i])
-        h = hold[i]
-        base = channel[i] * width if channel.shape[0] > 0 else 0
-        s_lo, s_hi = _row_columns(s, h, half, max_hold, window_sigmas)
         _boundaries(m, s, c0, s_lo - h, s_hi, zb, pb, tb)
         c_lo, c_hi = _step_range(c0, s_lo, s_hi, horizon, ii)
         if ii > 0:
@@ -134,17 +142,10 @@ def usage_forward_kernel(mu, sigma, weight, hold, channel, n_channels, width, ho
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _usage_grad_rows(mu, sigma, weight, hold, channel, lo, hi, width, horizon, half, max_hold, ii, window_sigmas, grad,
                      need_w, g_mu, g_sigma, g_w, zb, pb, tb):
-    first = -half - max_hold
     for i in range(lo, hi):
-        m = np.float64(mu[i])
-        s = np.float64(sigma[i])
-        if not (math.isfinite(m) and math.isfinite(s)):
+        ok, m, s, c0, w, h, base, s_lo, s_hi = _row(mu, sigma, weight, hold, channel, i, width, half, max_hold, window_sigmas)
+        if not ok:
             continue
-        c0 = np.int64(np.rint(m)) + first
-        w = np.float64(weight[i])
-        h = hold[i]
-        base = channel[i] * width if channel.shape[0] > 0 else 0
-        s_lo, s_hi = _row_columns(s, h, half, max_hold, window_sigmas)
         if need_w:
             _boundaries(m, s, c0, s_lo - h, s_hi, zb, pb, tb)
         else:
