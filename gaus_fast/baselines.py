@@ -8,13 +8,12 @@
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import bounds, score
-from .problem import Problem
+from .problem import NoScheduleError, Problem
 
 
 @dataclass
@@ -85,32 +84,15 @@ def layered_objective_a(problem: Problem, depth: int, alpha: float) -> Baseline:
     return best if best is not None else asap_objective_a(problem, alpha)
 
 
-def list_scheduling_objective_a(problem: Problem, depth: int, alpha: float) -> Baseline:
-    """List scheduling under the smallest per-step weight capacity that still fits in ``depth`` stages."""
-    span = problem.span
-    prio = bounds.alap(problem, depth).astype(np.float64)
-    lo = bounds.peak_weight_lower_bound(problem, depth)
-    hi = float(problem.op_weight.sum()) if problem.n_ops else 0.0
-    integral = bool(np.all(problem.op_weight == np.round(problem.op_weight)))
+def list_scheduling_objective_a(problem: Problem, depth: int, alpha: float, seed: int = 0) -> Baseline:
+    """The best of `heuristics.list_scheduling`'s priorities, each under the smallest per-step weight capacity that
+    still fits in ``depth`` stages; ASAP when none fits (the caller's legalizer then has the last word)."""
+    from .heuristics import (
+        list_scheduling,  # heuristics imports the solver lazily: import it late here too
+    )
 
-    def attempt(cap: float):
-        out = []
-        for mode in ("serial", "parallel"):
-            start = bounds.list_schedule(problem, prio, mode=mode, weight_cap=cap)
-            if problem.n_ops == 0 or (start + span).max() <= depth:
-                out.append(start)
-        return out
-
-    fits = attempt(hi) or [bounds.asap(problem)]
-    for _ in range(40):
-        if hi - lo <= (0.5 if integral else 1e-6 * max(hi, 1.0)):
-            break
-        mid = math.floor((lo + hi) / 2) if integral else (lo + hi) / 2
-        got = attempt(mid)
-        if got:
-            hi, fits = mid, got
-        else:
-            lo = mid + (1 if integral else 0)
-    values = [score.objective_a(problem, s, alpha) for s in fits]
-    k = int(np.argmin(values))
-    return Baseline("list", fits[k], values[k])
+    try:
+        best = list_scheduling(problem, "A", depth, alpha, seed=seed)[0]
+    except NoScheduleError:
+        return asap_objective_a(problem, alpha)
+    return Baseline(best.method, best.start, best.value)

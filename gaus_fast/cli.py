@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--ii", type=int, help="modulo scheduling: use this initiation interval (default: the smallest found)")
     solve.add_argument("--last-op", help="SSP: the op whose start time is minimised (default: the graph's last op, as CIRCT)")
     solve.add_argument("--cycle-time", type=float, help="SSP chaining problems: the cycle time for chain breaking")
+    solve.add_argument("--case", help="SSP: schedule only this instance (index from 0, or its symbol name); "
+                                      "default: every instance of the file, as CIRCT's -ssp-schedule")
     solve.add_argument("--depth", type=int, help="objective A: number of stages D (default: nodes on the longest path)")
     solve.add_argument("--alpha", type=float, default=0.01, help="objective A: communication weight (default 0.01)")
     solve.add_argument("--time-limit", type=float, default=60.0, help="seconds of optimisation (default 60)")
@@ -103,7 +105,7 @@ def _load(args):
     from .formats import read_problem
     from .generators import fft_example
 
-    options = _ssp_options(args) if args.input is not None and _is_ssp(args) else {}
+    options = {**_ssp_options(args), "case": _case_key(args)} if args.input is not None and _is_ssp(args) else {}
     latencies = _parse_latencies(getattr(args, "latency", None))
     if latencies:
         options["latencies"] = latencies
@@ -163,16 +165,18 @@ def _is_ssp(args) -> bool:
     return os.path.splitext(args.input)[1].lower() == ".mlir" or detect_format(args.input) == "ssp"
 
 
-def _ssp_solve_problem(args, problem):
-    """SSP input: the case (for auxiliary edges and the writer) and the problem to solve, which for chaining
-    classes carries CIRCT's chain-breaking dependences (the returned schedule is checked against both)."""
+def _ssp_case(args):
+    """SSP input: the case to schedule (for its class, auxiliary edges and the writer)."""
     from .formats import ssp
 
-    case = ssp.read_case(args.input, **_ssp_options(args))
-    if case.problem_class not in ssp.CHAINING_CLASSES:
-        return case, problem
-    chained = ssp.chain_breaking_problem(problem, case.edge_aux, problem.cycle_time)
-    return case, chained
+    return ssp.read_case(args.input, case=_case_key(args), **_ssp_options(args))
+
+
+def _case_key(args):
+    case = getattr(args, "case", None)
+    if case is None:
+        return 0
+    return int(case) if str(case).isdigit() else str(case).lstrip("@")
 
 
 def _is_dot(args) -> bool:
@@ -260,6 +264,32 @@ def _check_numbers(args) -> None:
 
 
 def cmd_solve(args) -> int:
+    """Schedule the input; an SSP file without --case: every instance, as CIRCT's -ssp-schedule pass."""
+    if args.input is None or not os.path.exists(args.input) or not _is_ssp(args) or args.case is not None:
+        return _solve_one(args)
+    from .formats import ssp
+    from .formats._io import write_output
+    from .problem import ProblemError
+
+    count = len(ssp.read_instances(args.input, check=False))
+    if count <= 1:
+        return _solve_one(args)
+    to_mlir = bool(args.out) and str(args.out).lower().endswith(".mlir")
+    if args.out and not to_mlir:
+        raise ProblemError(f"{args.input} holds {count} instances: write them with --out FILE.mlir, or pick one with --case")
+    if args.plot:
+        raise ProblemError(f"{args.input} holds {count} instances: --plot needs one, picked with --case")
+    solved: list = []
+    worst = EXIT_OK
+    for k in range(count):
+        worst = max(worst, _solve_one(argparse.Namespace(**{**vars(args), "case": str(k)}), solved))
+    if to_mlir:
+        write_output(args.out, ssp.dumps_cases(solved))
+    return worst
+
+
+def _solve_one(args, solved_cases: list | None = None) -> int:
+    """One instance; ``solved_cases``: where an SSP case with its solution goes instead of ``--out``."""
     from . import verify
     from .formats import write_schedule
     from .problem import ProblemError
@@ -275,18 +305,26 @@ def cmd_solve(args) -> int:
         objective = "ii" if cyclic else "latency" if problem.has_limits() else "A"
     case = None
     original = problem
-    if args.input is not None and _is_ssp(args):
+    ssp_input = args.input is not None and _is_ssp(args)
+    if ssp_input:
+        from . import ssp_schedule
+        from .formats import ssp
+
         if args.ii is None:
             problem = original = problem.replace(ii=None)  # an II in the file is a previous solution, not a given
-        case, problem = _ssp_solve_problem(args, problem)
-        if objective in ("A", "latency") and not problem.has_limits() and problem.last_op is not None:
-            objective = "ii"  # resource-free CIRCT classes: the ASAP schedule minimises t(last op) (and every t)
-    config = SolverConfig(objective=objective, depth=args.depth, alpha=args.alpha, time_limit=args.time_limit,
+        case = _ssp_case(args)
+        problem = ssp_schedule.problem_to_solve(case).replace(ii=args.ii)
+        if args.objective == "auto":  # CIRCT's objective: t(last op), after the II for the cyclic classes
+            objective = "ii" if case.problem_class in ssp.CYCLIC_CLASSES else ssp_schedule.LAST_OP
+    config = SolverConfig(objective="latency" if objective == "last_op" else objective, depth=args.depth, alpha=args.alpha, time_limit=args.time_limit,
                           max_iters=args.max_iters, patience=args.patience, seed=args.seed, device=args.device,
                           backend=args.backend, deterministic=args.deterministic)
     progress = _Progress(not args.quiet and sys.stderr.isatty(), f"{problem.name} [{objective}]")
     try:
-        result = solve(problem, config, progress)
+        if ssp_input and args.objective == "auto":
+            result = ssp_schedule.solve_case(case, config, ii=args.ii, progress=progress)
+        else:
+            result = solve(problem, config, progress)
     finally:
         progress.close()
     polished = _polish(problem, result, objective, args) if args.polish else None
@@ -298,7 +336,7 @@ def cmd_solve(args) -> int:
     verified = not violations
     metrics = verify.evaluate(problem, result.schedule, alpha=args.alpha, last_op=problem.last_op)
     total = time.perf_counter() - t0
-    value_key = {"A": "objective_a", "memory": "peak_live_bits", "ii": "ii"}.get(objective, "makespan")
+    value_key = {"A": "objective_a", "memory": "peak_live_bits", "ii": "ii", "last_op": "last_op_start"}.get(objective, "makespan")
     payload = {
         "format_version": 1,
         "instance": problem.name,
@@ -336,7 +374,9 @@ def cmd_solve(args) -> int:
         payload["objective"].update(res_mii=result.res_mii, rec_mii=result.rec_mii, length=result.length,
                                     length_metric=result.length_metric, length_lower_bound=result.length_lower_bound,
                                     found_by=result.found_by)
-    if args.out and case is not None and str(args.out).lower().endswith(".mlir"):
+    if solved_cases is not None and case is not None:
+        solved_cases.append(ssp.with_solution(case, result.schedule))
+    elif args.out and case is not None and str(args.out).lower().endswith(".mlir"):
         from .formats import ssp
         from .formats._io import write_output
 
@@ -395,8 +435,8 @@ def _polish(problem, result, objective: str, args) -> dict:
     from .problem import ProblemError
     from .schedule import Schedule
 
-    if objective == "memory":
-        raise ProblemError("--polish does not support the memory objective")
+    if objective in ("memory", "last_op"):
+        raise ProblemError(f"--polish does not support the {objective.replace('_', ' ')} objective")
     before = result.value
     res = exact.polish(problem, result.schedule.start, objective, alpha=args.alpha, depth=result.depth,
                        method=args.polish, time_limit=args.polish_time)

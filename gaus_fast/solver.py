@@ -403,7 +403,7 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
     comm_lb = alpha * float(np.dot(problem.edge_comm, np.maximum(problem.edge_lag(0), 0)))
     lower = bounds.peak_weight_lower_bound(problem, depth) + comm_lb
     asap = baselines.asap_objective_a(problem, alpha)
-    listed = baselines.list_scheduling_objective_a(problem, depth, alpha)
+    listed = baselines.list_scheduling_objective_a(problem, depth, alpha, seed=config.seed)
     layered = baselines.layered_objective_a(problem, depth, alpha)
     base = {"asap": asap.value, "list": listed.value, "layered": layered.value}
     # Start from the best baseline after the legalizer's local search (it never makes a schedule worse).
