@@ -293,6 +293,15 @@ def _hint_array(problem: Problem, hint) -> np.ndarray | None:
 
 
 # ============================================================================================ public entry points
+def _checked_hint(problem: Problem, hint, res: ExactResult, objective: str, *args, **kwargs):
+    """The hint as an int64 array, or None when there is none or it is not a legal schedule (said in ``res``)."""
+    h = _hint_array(problem, hint)
+    if h is not None and evaluate_schedule(problem, h, objective, *args, **kwargs)[0]:
+        res.message = f"hint is not a legal {'modulo ' if objective == 'modulo' else ''}schedule; ignored"
+        return None
+    return h
+
+
 def solve_objective_a(
     problem: Problem,
     depth: int | None = None,
@@ -315,10 +324,7 @@ def solve_objective_a(
     depth = int(depth or problem.depth or default_depth(problem))
     model = _model_a(problem, depth, alpha)
     res = ExactResult(backend, "A", "no-solution", None, None, None, 0.0, depth=depth, alpha=alpha, horizon=depth)
-    h = _hint_array(problem, hint)
-    if h is not None and evaluate_schedule(problem, h, "A", alpha, depth)[0]:
-        res.message = "hint is not a legal schedule; ignored"
-        h = None
+    h = _checked_hint(problem, hint, res, "A", alpha, depth)
     return _run(model, problem, res, backend, time_limit, threads, h, max_vars, max_nonzeros, seed, log, t0, options)
 
 
@@ -346,10 +352,7 @@ def solve_makespan(
     _check_backend(backend)
     _no_carried(problem, "makespan")
     res = ExactResult(backend, "latency", "no-solution", None, None, None, 0.0, alpha=0.0)
-    h = _hint_array(problem, hint)
-    if h is not None and evaluate_schedule(problem, h, "latency")[0]:
-        res.message = "hint is not a legal schedule; ignored"
-        h = None
+    h = _checked_hint(problem, hint, res, "latency")
     if horizon is None:
         _, best = baselines.list_scheduling_latency(problem)
         cand = best.start
@@ -393,10 +396,7 @@ def solve_modulo(
         raise ProblemError(f"modulo scheduling needs an integer II >= 1, got {ii!r}")
     ii = int(ii)
     res = ExactResult(backend, "modulo", "no-solution", None, None, None, 0.0, alpha=0.0, ii=ii)
-    h = _hint_array(problem, hint)
-    if h is not None and evaluate_schedule(problem, h, "modulo", ii=ii)[0]:
-        res.message = "hint is not a legal modulo schedule; ignored"
-        h = None
+    h = _checked_hint(problem, hint, res, "modulo", ii=ii)
     if horizon is None:
         horizon = bounds.critical_path(problem) + 2 * ii
         if h is not None:

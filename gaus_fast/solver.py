@@ -393,6 +393,13 @@ class ObjectiveARelaxation:
         state.step(peak / self.scale + dep_loss + config.rho * state.bound_loss(sigma, self.upper))
 
 
+def restart_near(state, best_start: np.ndarray, rng, config: SolverConfig, early, late, restarts: int) -> None:
+    """Restart the relaxation around the best schedule: mu jittered by N(0, 0.25), sigma narrower each restart
+    (the initial scale halved, in a cycle of four) so that later restarts search closer to it."""
+    jitter = rng.normal(0.0, 0.25, size=len(best_start))
+    state.reset(best_start + jitter, _initial_sigma(config, early, late, config.sigma_init_scale * 0.5 ** (restarts % 4)))
+
+
 def _solve_objective_a(problem: Problem, config: SolverConfig, progress: ProgressFn | None) -> SolveResult:
     clock = _Clock(config, progress)
     rng = np.random.default_rng(config.seed)
@@ -477,8 +484,7 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
                 if fails >= config.restart_after:
                     restarts += 1
                     fails = 0
-                    jitter = rng.normal(0.0, 0.25, size=problem.n_ops)
-                    relax_state.reset(best_start + jitter, _initial_sigma(config, early, late, config.sigma_init_scale * 0.5 ** (restarts % 4)))
+                    restart_near(relax_state, best_start, rng, config, early, late, restarts)
             clock.report(it, best_value)
     result.schedule = Schedule(best_start)
     result.value = best_value

@@ -25,7 +25,7 @@ from . import baselines, bounds, kernels, relax
 from .problem import NoScheduleError, Problem, ProblemError
 from .schedule import Schedule
 from .solver import (LEGALIZE_NOISE, LimitTerm, ProgressFn, SolveResult, SolverConfig, _Clock, _initial_sigma, _meets_limits,
-                     _Relaxation, default_depth)
+                     _Relaxation, default_depth, restart_near)
 
 METRICS = ("peak", "sum")
 POLISH_POWER = 8  # local search cost sum_d (live_d / peak)^8: a smooth stand-in for the peak that still sees
@@ -335,9 +335,7 @@ def solve_memory(problem: Problem, config: SolverConfig, progress: ProgressFn | 
                 if fails >= config.restart_after:
                     restarts += 1
                     fails = 0
-                    jitter = rng.normal(0.0, 0.25, size=problem.n_ops)
-                    state.reset(best_start + jitter,
-                                _initial_sigma(config, early, late, config.sigma_init_scale * 0.5 ** (restarts % 4)))
+                    restart_near(state, best_start, rng, config, early, late, restarts)
             clock.report(it, best_value)
     result.schedule = Schedule(best_start)
     result.value = best_value
