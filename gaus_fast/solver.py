@@ -484,12 +484,35 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
                 if fails >= config.restart_after:
                     restarts += 1
                     fails = 0
-                    restart_near(relax_state, best_start, rng, config, early, late, restarts)
+                    fresh = _random_list_a(problem, depth, alpha, rng) if restarts % 2 else None
+                    if fresh is None:
+                        restart_near(relax_state, best_start, rng, config, early, late, restarts)
+                    else:
+                        # Every other restart explores: a random-priority list schedule after the local search.
+                        value = score.objective_a(problem, fresh, alpha)
+                        if value < best_value - 1e-9:
+                            best_start, best_value = fresh, value
+                            since_best = 0
+                            result.history.append((clock.elapsed, best_value))
+                        relax_state.reset(fresh.astype(np.float64), _initial_sigma(config, early, late, config.sigma_init_scale))
             clock.report(it, best_value)
     result.schedule = Schedule(best_start)
     result.value = best_value
     result.iterations, result.restarts, result.seconds = it, restarts, clock.elapsed
     return result
+
+
+def _random_list_a(problem: Problem, depth: int, alpha: float, rng) -> np.ndarray | None:
+    """List scheduling with a random priority (under the smallest weight capacity that fits in ``depth``), then
+    the local search; None when it does not fit. Cheap, and on small circuits often better than any fixed
+    priority."""
+    from .heuristics import list_scheduling  # it imports this module lazily
+
+    try:
+        start = list_scheduling(problem, "A", depth, alpha, names=["random"], seed=int(rng.integers(2**31)))[0].start
+    except NoScheduleError:
+        return None
+    return _polish_a(problem, start, alpha, depth)
 
 
 # ----------------------------------------------------------------------------------------------- latency
