@@ -8,6 +8,14 @@
 // priced exactly in O(log D). A move is taken when it lowers the objective,
 // or keeps it and flattens the profile (lowers the sum of squared loads);
 // both strictly decrease a bounded quantity, so the passes terminate.
+//
+// When single moves are stuck, pairwise swaps take over: a heavy op on the
+// peak step trades places with a lighter op (zero weight included) of
+// another step, which moves only the difference of their weights. Near a
+// balanced profile (the ICML'24 graphs: few steps, many weights) this is what
+// closes the last gap, as in number partitioning. Graphs whose ops all weigh
+// the same (AIGER) have no such pair and skip it. A swap lowers the
+// objective, or keeps it and takes one step off a tied peak.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -75,13 +83,67 @@ std::vector<i64> polish_peak_comm(const Graph& succ, const Graph& pred, std::vec
     LoadTree tree(loads);
     const double eps = 1e-9;
 
-    for (int pass = 0; pass < max_passes; ++pass) {
+    // The window of op i with every other op fixed, [lo, hi].
+    auto window = [&](i32 i, i64& lo, i64& hi) {
+        lo = 0;
+        hi = depth - span[i];
+        for (i64 e = pred.ptr[i]; e < pred.ptr[i + 1]; ++e) lo = std::max(lo, t[pred.dst[e]] + pred.lag[e]);
+        for (i64 e = succ.ptr[i]; e < succ.ptr[i + 1]; ++e) hi = std::min(hi, t[succ.dst[e]] - succ.lag[e]);
+    };
+    bool mixed_weights = false;
+    for (i32 i = 1; i < n && !mixed_weights; ++i) mixed_weights = weight[i] != weight[0];
+    std::vector<i64> stamp(static_cast<std::size_t>(n), -1);  // neighbours of the op being swapped
+    std::vector<i64> wlo(static_cast<std::size_t>(n)), whi(static_cast<std::size_t>(n));
+    // One improving swap of an op on the peak step with a lighter, non-adjacent op
+    // of another step inside its window (each inside the other's window); false if none.
+    auto swap_once = [&](i64 round) -> bool {
+        std::vector<std::vector<i32>> at(static_cast<std::size_t>(depth));
+        for (i32 j = 0; j < n; ++j) {
+            window(j, wlo[j], whi[j]);
+            at[static_cast<std::size_t>(t[j])].push_back(j);
+        }
+        const double peak = tree.max_all();
+        std::size_t p = 0;
+        while (loads[p] < peak) ++p;
+        for (i32 i : at[p]) {
+            const double wi = weight[i];
+            if (wi <= 0.0 || wlo[i] == whi[i]) continue;
+            const i64 tag = round * static_cast<i64>(n) + i;
+            for (i64 e = pred.ptr[i]; e < pred.ptr[i + 1]; ++e) stamp[pred.dst[e]] = tag;
+            for (i64 e = succ.ptr[i]; e < succ.ptr[i + 1]; ++e) stamp[succ.dst[e]] = tag;
+            for (i64 q = wlo[i]; q <= whi[i]; ++q) {
+                if (q == static_cast<i64>(p)) continue;
+                const std::size_t uq = static_cast<std::size_t>(q);
+                const std::size_t x = std::min(p, uq), y = std::max(p, uq);
+                const double rest = std::max({tree.max_range(0, x), tree.max_range(x + 1, y), tree.max_range(y + 1, loads.size())});
+                // Another step at the peak too: no swap lowers it, but one that takes this step
+                // off the peak (objective no worse) leaves fewer peak steps for the next swap.
+                const bool tied = rest >= peak - eps;
+                for (i32 j : at[uq]) {
+                    const double delta = wi - weight[j];
+                    if (delta <= eps || stamp[j] == tag || wlo[j] > static_cast<i64>(p) || whi[j] < static_cast<i64>(p)) continue;
+                    const double new_peak = std::max({rest, loads[p] - delta, loads[uq] + delta});
+                    const double gain = (peak - new_peak) - alpha * (k[i] - k[j]) * static_cast<double>(q - static_cast<i64>(p));
+                    if (tied ? (gain < -eps || loads[uq] + delta >= peak - eps) : gain <= eps) continue;
+                    loads[p] -= delta;
+                    loads[uq] += delta;
+                    tree.set(p, loads[p]);
+                    tree.set(uq, loads[uq]);
+                    t[j] = static_cast<i64>(p);
+                    t[i] = q;
+                    return true;
+                }
+            }
+        }
+        return false;
+    };
+
+    // One pass of single-op moves; true if any op moved.
+    auto move_pass = [&]() -> bool {
         bool moved = false;
         for (i32 i = 0; i < n; ++i) {
-            // The op's window with every other op fixed.
-            i64 lo = 0, hi = depth - span[i];
-            for (i64 e = pred.ptr[i]; e < pred.ptr[i + 1]; ++e) lo = std::max(lo, t[pred.dst[e]] + pred.lag[e]);
-            for (i64 e = succ.ptr[i]; e < succ.ptr[i + 1]; ++e) hi = std::min(hi, t[succ.dst[e]] - succ.lag[e]);
+            i64 lo, hi;
+            window(i, lo, hi);
             const i64 a = t[i];
             if (lo >= hi) continue;  // no room (lo == hi == a)
             const double w = weight[i];
@@ -125,7 +187,16 @@ std::vector<i64> polish_peak_comm(const Graph& succ, const Graph& pred, std::vec
                 moved = true;
             }
         }
-        if (!moved) break;
+        return moved;
+    };
+
+    // Single-move passes until stuck, then one swap, again; both only ever lower
+    // the objective (or flatten it at equal objective), so this ends.
+    const i64 max_swaps = 50 * static_cast<i64>(max_passes);
+    for (i64 swaps = 0;; ++swaps) {
+        for (int pass = 0; pass < max_passes && move_pass(); ++pass) {
+        }
+        if (!mixed_weights || swaps >= max_swaps || !swap_once(swaps)) break;
     }
     return t;
 }

@@ -87,12 +87,17 @@ def layered_objective_a(problem: Problem, depth: int, alpha: float) -> Baseline:
 def list_scheduling_objective_a(problem: Problem, depth: int, alpha: float, seed: int = 0) -> Baseline:
     """The best of `heuristics.list_scheduling`'s priorities, each under the smallest per-step weight capacity that
     still fits in ``depth`` stages; ASAP when none fits (the caller's legalizer then has the last word)."""
+    return list_schedules_objective_a(problem, depth, alpha, seed)[0]
+
+
+def list_schedules_objective_a(problem: Problem, depth: int, alpha: float, seed: int = 0) -> list[Baseline]:
+    """Every priority's list schedule of `list_scheduling_objective_a`, best first (a local search may rank them
+    differently, so the solver polishes them all)."""
     from .heuristics import (
         list_scheduling,  # heuristics imports the solver lazily: import it late here too
     )
 
     try:
-        best = list_scheduling(problem, "A", depth, alpha, seed=seed)[0]
+        return [Baseline(r.method, r.start, r.value) for r in list_scheduling(problem, "A", depth, alpha, seed=seed)]
     except NoScheduleError:
-        return asap_objective_a(problem, alpha)
-    return Baseline(best.method, best.start, best.value)
+        return [asap_objective_a(problem, alpha)]

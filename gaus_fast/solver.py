@@ -410,10 +410,12 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
     comm_lb = alpha * float(np.dot(problem.edge_comm, np.maximum(problem.edge_lag(0), 0)))
     lower = bounds.peak_weight_lower_bound(problem, depth) + comm_lb
     asap = baselines.asap_objective_a(problem, alpha)
-    listed = baselines.list_scheduling_objective_a(problem, depth, alpha, seed=config.seed)
+    listed_all = baselines.list_schedules_objective_a(problem, depth, alpha, seed=config.seed)
+    listed = listed_all[0]
     layered = baselines.layered_objective_a(problem, depth, alpha)
     base = {"asap": asap.value, "list": listed.value, "layered": layered.value}
-    # Start from the best baseline after the legalizer's local search (it never makes a schedule worse).
+    # Start from the best baseline after the legalizer's local search (it never makes a schedule worse); every
+    # list schedule competes, since the local search reorders them.
     # ASAP, the layered schedules and the local search know no resource limits: with limits, only the list
     # schedule is legal by construction, and every candidate goes through `_polish_a`.
     if problem.has_limits():
@@ -421,7 +423,7 @@ def _solve_objective_a(problem: Problem, config: SolverConfig, progress: Progres
             if not _meets_limits(problem, b.start):
                 base[key] = math.nan  # not a legal schedule under the limits
     best_value = math.inf
-    for b in (asap, listed, layered):
+    for b in (asap, *listed_all, layered):
         # The local search's repair under limits can lose to its own input, so the legal input competes too.
         raw = b.start if _meets_limits(problem, b.start) and (b.start + problem.span).max(initial=0) <= depth else None
         for start in (raw, _polish_a(problem, b.start, alpha, depth)):

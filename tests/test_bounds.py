@@ -176,6 +176,23 @@ def test_polish_objective_a_never_worse():
     assert score.objective_a(p, polished, 0.01) <= score.objective_a(p, start, 0.01) + 1e-9
 
 
+def test_polish_objective_a_swaps_when_single_moves_are_stuck():
+    """Steps {5, 3} and {4, 2}: moving any one op raises the peak of 8, swapping 3 and 2 balances it to 7 (the
+    optimum, 14 / 2). Then a random layered graph with few steps, where swaps are tried most."""
+    ops = [(name, "U", [], w, 32) for name, w in (("a", 5), ("b", 3), ("c", 4), ("d", 2))]
+    p = Problem.build({"U": 1}, ops)
+    polished = bounds.polish_objective_a(p, np.array([0, 0, 1, 1]), 0.0, 2)
+    assert score.objective_a(p, polished, 0.0) == 7
+    assert sorted(polished[[1, 3]]) == [0, 1]
+
+    q = layered_dag(300, 900, 6, seed=9, weights="random")
+    depth = bounds.longest_path_nodes(q)
+    start = bounds.asap(q)
+    polished = bounds.polish_objective_a(q, start, 0.01, depth)
+    assert verify.check(q.replace(depth=depth), Schedule(polished)) == []
+    assert score.objective_a(q, polished, 0.01) < score.objective_a(q, start, 0.01)
+
+
 def test_makespan_lower_bound_with_latency_zero_ops():
     """Regression: the tail computation called the core's ALAP with span = latency, which refuses 0."""
     p = Problem.build({"z": 0, "u": 1}, [("a", "z"), ("b", "u"), ("c", "u")], [("a", "b")],
