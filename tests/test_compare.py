@@ -39,3 +39,21 @@ def test_sweep_writes_verified_rows_and_resumes(tmp_path):
     again = list(csv.DictReader(open(tmp_path / "t.csv")))
     assert len(again) == 10 and sorted(r["seed"] for r in again if r["method"] == "gaus") == ["0", "0", "1", "1", "2", "2"]
     assert (tmp_path / "t_pareto.png").stat().st_size > 0
+
+
+HATSCHET = dataset("hatschet-modulo")
+
+
+@pytest.mark.skipif(not HATSCHET.exists(), reason=f"HatScheT data not found at {HATSCHET} (set GAUS_FAST_DATA)")
+def test_hatschet_rows_are_verified_modulo_schedules(tmp_path):
+    """graph54 of ChStone/jpeg has MII 4 and a proved least II of 5: every method must find 5 (not 4: that would be
+    an illegal schedule passing the verifier), and only gaus, whose bound is a proof, calls it optimal."""
+    cmd = [sys.executable, str(ROOT / "perf" / "compare.py"), "--sets", "hatschet", "--only", "ChStone/jpeg/graph54",
+           "--budgets", "5", "--seeds", "0", "--methods", "gaus", "cpsat", "list", "fds", "--out", str(tmp_path), "--tag", "h"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["method"]: r for r in csv.DictReader(open(tmp_path / "h.csv"))}
+    assert set(rows) == {"gaus", "cpsat", "list"}  # fds does not do modulo scheduling
+    assert all(r["verified"] == "True" and float(r["value"]) == 5 and float(r["mii"]) == 4 for r in rows.values()), rows
+    assert rows["gaus"]["status"] == "optimal" and rows["cpsat"]["status"] == "ok"
+    assert "Modulo summary" in (tmp_path / "h.md").read_text()
