@@ -85,8 +85,9 @@ def worker(spec: dict) -> dict:
         from gaus_fast.solver import SolverConfig, solve
 
         init = method.split("gaus-init-")[1] if method.startswith("gaus-init-") else "best"
+        # Equal budgets: gaus spends all of its budget too (no early stop on patience), as the exact solvers do.
         cfg = SolverConfig(objective=objective, alpha=ALPHA, time_limit=budget, seed=seed, device=spec["device"],
-                           init=init)
+                           init=init, patience=10**9)
         res = solve(problem, cfg)
         start, bound, history, depth = res.schedule.start, res.lower_bound, res.history, res.depth
         extra = {"iterations": res.iterations, "backend": res.backend, "device": res.device}
