@@ -95,12 +95,12 @@ def worker(spec: dict) -> dict:
         from gaus_fast import exact, heuristics
 
         backend = "highs" if method == "highs" else "cpsat"
+        if objective == "ii":
+            return _finish_modulo(problem, out, t0, *_exact_min_ii(problem, backend, budget, seed))
         hint = None
         if method == "cpsat-hint":
             hint = heuristics.list_scheduling(problem, objective, alpha=ALPHA)[0].start
         remaining = max(budget - (time.perf_counter() - t0), 0.1)  # the hint's time counts
-        if objective == "ii":
-            return _finish_modulo(problem, out, t0, *_exact_min_ii(problem, backend, budget, seed))
         if objective == "A":
             res = exact.solve_objective_a(problem, alpha=ALPHA, backend=backend, time_limit=remaining, hint=hint, seed=seed)
         else:
@@ -150,35 +150,35 @@ def worker(spec: dict) -> dict:
     return out
 
 
-def _exact_min_ii(problem, backend: str, budget: float, seed: int):
-    """The least II at which the exact modulo model finds a schedule, searched upward from max(ResMII, RecMII)
-    within the budget. Optimal only at that bound: the model's horizon makes a larger II's success no proof."""
-    from gaus_fast import bounds, exact
-
-    t0 = time.perf_counter()
-    mii = bounds.mii(problem)
-    ii = mii
-    while (left := budget - (time.perf_counter() - t0)) > 0.05:
-        res = exact.solve_modulo(problem, ii, backend=backend, time_limit=left, seed=seed)
-        if res.start is not None:
-            return res.start, ii, mii, "optimal" if ii == mii else "ok"
-        ii += 1
-    return None, None, mii, "timeout"
-
-
-def _ims_min_ii(problem, budget: float):
-    """Iterative modulo scheduling at II = max(ResMII, RecMII), +1, ... until it places everything."""
+def _least_ii(problem, budget: float, schedule_at):
+    """Search II upward from max(ResMII, RecMII) until ``schedule_at(ii, seconds_left)`` returns start times, within
+    the budget. Optimal only at that bound: a success higher up proves nothing about the IIs passed over (the exact
+    model's horizon, IMS's placement budget)."""
     from gaus_fast import bounds
 
     t0 = time.perf_counter()
-    mii = bounds.mii(problem)
-    ii = mii
-    while time.perf_counter() - t0 < budget:
-        start, _ = bounds.iterative_modulo_schedule(problem, ii)
+    mii = ii = bounds.mii(problem)
+    while (left := budget - (time.perf_counter() - t0)) > 0.05:
+        start = schedule_at(ii, left)
         if start is not None:
             return start, ii, mii, "optimal" if ii == mii else "ok"
         ii += 1
     return None, None, mii, "timeout"
+
+
+def _exact_min_ii(problem, backend: str, budget: float, seed: int):
+    """The exact modulo model (`exact.solve_modulo`) at each II in turn."""
+    from gaus_fast import exact
+
+    return _least_ii(problem, budget,
+                     lambda ii, left: exact.solve_modulo(problem, ii, backend=backend, time_limit=left, seed=seed).start)
+
+
+def _ims_min_ii(problem, budget: float):
+    """Iterative modulo scheduling at each II in turn."""
+    from gaus_fast import bounds
+
+    return _least_ii(problem, budget, lambda ii, left: bounds.iterative_modulo_schedule(problem, ii)[0])
 
 
 def _finish_modulo(problem, out: dict, t0: float, start, ii, bound, status) -> dict:
